@@ -1,0 +1,72 @@
+"""``protloc predict``: DeepLocPro-compatible options, one output row per input record."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TextIO
+
+from ..classes import canonical_group
+from ..errors import UserError
+from ..output import prediction_json, write_predictions
+from ..predictor import DEFAULT_CHECKPOINT, EnsemblePredictor
+from ..sequences import read_fasta
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "predict",
+        help="predict localizations for the proteins in a FASTA file",
+        description="Predict the subcellular localization of every protein in a FASTA file.",
+    )
+    p.add_argument("-f", "--fasta", required=True, type=Path, help="input FASTA file")
+    p.add_argument("-o", "--output", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "-g",
+        "--group",
+        default="any",
+        choices=["any", "archaea", "positive", "negative"],
+        help="organism group; archaea/positive move Outer membrane and Periplasmic "
+        "probability to Extracellular (DeepLocPro's rule)",
+    )
+    p.add_argument(
+        "-m", "--model", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint set folder"
+    )
+    p.add_argument("-d", "--device", default="cpu", choices=["cpu", "cuda", "mps"])
+    p.add_argument("--format", default="csv", choices=["csv", "json"])
+    p.add_argument(
+        "-p", "--attention", action="store_true", help="also write per-residue attention"
+    )
+    p.add_argument("--cache", type=Path, default=None, help="embedding cache folder")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    if not args.fasta.is_file():
+        raise UserError(f"input file {args.fasta} does not exist")
+    records = read_fasta(args.fasta)
+    group = canonical_group(args.group)
+    predictor = EnsemblePredictor.from_dir(args.model, device=args.device, cache_dir=args.cache)
+    predictions = predictor.predict(
+        records, group=group, attention=args.attention, progress=_progress(stderr)
+    )
+    path = write_predictions(
+        args.output, records, predictions, args.format, predictor.name, group
+    )
+    if args.attention and args.format == "csv":
+        doc = prediction_json(records, predictions, predictor.name, group)
+        (args.output / "attention.json").write_text(json.dumps(doc) + "\n", encoding="utf-8")
+    bad = sum(not r.ok for r in records)
+    print(
+        f"{len(records)} records, {len(records) - bad} predicted, {bad} with errors -> {path}",
+        file=stdout,
+    )
+    return 0
+
+
+def _progress(stderr: TextIO):
+    def report(done: int, total: int) -> None:
+        print(f"\rpredicted {done}/{total}", end="\n" if done == total else "", file=stderr)
+
+    return report

@@ -1,0 +1,194 @@
+"""The fusion model: per-stream projections, gated bidirectional cross-attention, BiLSTM,
+multi-head attention pooling with learned queries, and an MLP head.
+
+With the paper's sizes (inputs 1280 + 1024, hidden 512, LSTM 2 x 256, 8 cross-attention heads,
+4 pooling heads) this is the reference study's *ImprovedFusionNetwork*, 8,412,936 parameters.
+The same class serves one stream (no cross-attention) and small offline configurations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+@dataclass
+class FusionConfig:
+    input_dims: list[int] = field(default_factory=lambda: [1280, 1024])
+    hidden: int = 512
+    cross_heads: int = 8
+    lstm_hidden: int = 256
+    lstm_layers: int = 2
+    pool_heads: int = 4
+    head_hidden: int = 256
+    n_classes: int = 6
+    dropout: float = 0.2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FusionConfig":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
+    """Boolean (B, L) mask, True on padding positions."""
+    positions = torch.arange(max_len, device=lengths.device)
+    return positions[None, :] >= lengths[:, None]
+
+
+class SingleStreamFusion(nn.Module):
+    """One stream: projection, then the same output block as the two-stream fusion."""
+
+    def __init__(self, input_dim: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.proj = nn.Linear(input_dim, hidden)
+        self.out = _output_block(hidden, dropout)
+
+    def forward(self, streams: list[Tensor], pad: Tensor) -> Tensor:
+        return self.out(self.proj(streams[0]))
+
+
+def _output_block(hidden: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(hidden, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Dropout(dropout)
+    )
+
+
+class BidirectionalCrossAttention(nn.Module):
+    """Each stream attends to the other; a learned per-residue gate mixes the two directions."""
+
+    def __init__(self, dim_a: int, dim_b: int, hidden: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.proj_a = nn.Linear(dim_a, hidden)
+        self.proj_b = nn.Linear(dim_b, hidden)
+        self.a_to_b = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
+        self.b_to_a = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
+        self.gate = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+        self.out = _output_block(hidden, dropout)
+
+    def forward(self, streams: list[Tensor], pad: Tensor) -> Tensor:
+        a, b = self.proj_a(streams[0]), self.proj_b(streams[1])
+        a_ctx = self.a_to_b(a, b, b, key_padding_mask=pad, need_weights=False)[0] + a
+        b_ctx = self.b_to_a(b, a, a, key_padding_mask=pad, need_weights=False)[0] + b
+        g = torch.softmax(self.gate(torch.cat([a_ctx, b_ctx], dim=-1)), dim=-1)
+        fused = g[..., :1] * a_ctx + g[..., 1:] * b_ctx
+        return self.out(fused)
+
+
+class BiLSTMEncoder(nn.Module):
+    """BiLSTM over packed sequences, so padding costs nothing and never leaks into states."""
+
+    def __init__(self, hidden: int, lstm_hidden: int, layers: int, dropout: float) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(
+            hidden,
+            lstm_hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if layers > 1 else 0.0,
+        )
+        self.norm = nn.LayerNorm(2 * lstm_hidden)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        packed = pack_padded_sequence(
+            x, lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        out, _ = self.lstm(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return self.norm(out)
+
+
+class AttentionPooling(nn.Module):
+    """Multi-head attention pooling with one learned query per head.
+
+    Returns the pooled vector and each head's weights over residues (what the app shows).
+    """
+
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"pooling dimension {dim} is not divisible by {heads} heads")
+        self.heads, self.head_dim = heads, dim // heads
+        self.query = nn.Parameter(torch.randn(heads, self.head_dim) * self.head_dim**-0.5)
+        self.key = nn.Linear(dim, dim)
+        self.value = nn.Linear(dim, dim)
+        self.out = nn.Sequential(nn.Linear(dim, dim), nn.LayerNorm(dim), nn.Dropout(dropout))
+
+    def forward(self, x: Tensor, pad: Tensor) -> tuple[Tensor, Tensor]:
+        batch, length, _ = x.shape
+        keys = self.key(x).view(batch, length, self.heads, self.head_dim)
+        values = self.value(x).view(batch, length, self.heads, self.head_dim)
+        scores = torch.einsum("blhd,hd->bhl", keys, self.query) * self.head_dim**-0.5
+        scores = scores.masked_fill(pad[:, None, :], float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        pooled = torch.einsum("bhl,blhd->bhd", weights, values).reshape(batch, -1)
+        return self.out(pooled), weights
+
+
+class FusionModel(nn.Module):
+    """Streams (B, L, d_i) and lengths (B,) -> logits (B, n_classes), attention (B, heads, L)."""
+
+    def __init__(self, config: FusionConfig) -> None:
+        super().__init__()
+        self.config = config
+        dims, hidden, drop = config.input_dims, config.hidden, config.dropout
+        if len(dims) == 1:
+            self.fusion: nn.Module = SingleStreamFusion(dims[0], hidden, drop)
+        elif len(dims) == 2:
+            self.fusion = BidirectionalCrossAttention(
+                dims[0], dims[1], hidden, config.cross_heads, drop
+            )
+        else:
+            raise ValueError(f"FusionModel takes 1 or 2 input streams, not {len(dims)}")
+        self.encoder = BiLSTMEncoder(hidden, config.lstm_hidden, config.lstm_layers, drop)
+        pooled_dim = 2 * config.lstm_hidden
+        self.pool = AttentionPooling(pooled_dim, config.pool_heads, drop)
+        self.head = nn.Sequential(
+            nn.Linear(pooled_dim, pooled_dim),
+            nn.LayerNorm(pooled_dim),
+            nn.ReLU(),
+            nn.Dropout(drop),
+            nn.Linear(pooled_dim, config.head_hidden),
+            nn.LayerNorm(config.head_hidden),
+            nn.ReLU(),
+            nn.Dropout(drop),
+            nn.Linear(config.head_hidden, config.n_classes),
+        )
+
+    def forward(self, streams: list[Tensor], lengths: Tensor) -> tuple[Tensor, Tensor]:
+        if len(streams) != len(self.config.input_dims):
+            raise ValueError(
+                f"model expects {len(self.config.input_dims)} streams, got {len(streams)}"
+            )
+        pad = padding_mask(lengths, streams[0].shape[1])
+        x = self.fusion(streams, pad)
+        x = self.encoder(x, lengths)
+        pooled, attention = self.pool(x, pad)
+        return self.head(pooled), attention
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def pad_batch(arrays: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """Stack (L_i, d) tensors into a zero-padded (B, L_max, d) batch plus lengths."""
+    lengths = torch.tensor([a.shape[0] for a in arrays], dtype=torch.long)
+    max_len = int(lengths.max())
+    batch = arrays[0].new_zeros((len(arrays), max_len, arrays[0].shape[1]))
+    for i, a in enumerate(arrays):
+        batch[i, : a.shape[0]] = a
+    return batch, lengths
+
+
+def softmax_with_temperature(logits: Tensor, temperature: float) -> Tensor:
+    return F.softmax(logits / temperature, dim=-1)

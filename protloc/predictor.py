@@ -1,0 +1,202 @@
+"""The ensemble predictor: a checkpoint set's fold models averaged, with spread and attention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .checkpoint import Manifest, build_fold_model, read_manifest
+from .classes import CLASSES, apply_group_rule, canonical_group
+from .embedders import make_embedder
+from .embedders.base import Embedder
+from .embedders.cache import CachedEmbedder, EmbeddingCache
+from .model import FusionModel, pad_batch
+from .sequences import SequenceRecord
+
+#: Default checkpoint set shipped with the package source tree.
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "default"
+
+# Padded residues per forward pass: keeps memory flat for long proteins and big batches.
+TOKEN_BUDGET = 16_384
+LOW_CONFIDENCE = 0.5
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Prediction:
+    id: str
+    probabilities: np.ndarray  # (6,) mean over folds, group rule applied
+    spread: np.ndarray  # (6,) standard deviation over folds
+    fold_predictions: list[str]
+    warnings: list[str] = field(default_factory=list)
+    attention: np.ndarray | None = None  # (heads, length), mean over folds
+
+    @property
+    def localization(self) -> str:
+        return CLASSES[int(np.argmax(self.probabilities))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probabilities))
+
+    @property
+    def fold_spread(self) -> float:
+        """Spread across folds of the predicted class's probability."""
+        return float(self.spread[int(np.argmax(self.probabilities))])
+
+    @property
+    def fold_agreement(self) -> float:
+        votes = [p == self.localization for p in self.fold_predictions]
+        return sum(votes) / len(votes)
+
+
+class EnsemblePredictor:
+    """Runs every fold model of a checkpoint set and averages calibrated probabilities."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        models: list[FusionModel],
+        embedders: list[Embedder],
+        device: str = "cpu",
+    ) -> None:
+        self.manifest = manifest
+        self.models = models
+        self.embedders = embedders
+        self.temperatures = [f.temperature for f in manifest.folds]
+        self.device = torch.device(device)
+        for model in models:
+            model.to(self.device)
+
+    @classmethod
+    def from_dir(
+        cls,
+        directory: str | Path = DEFAULT_CHECKPOINT,
+        device: str = "cpu",
+        cache_dir: str | Path | None = None,
+        embedder_overrides: dict[str, dict] | None = None,
+    ) -> "EnsemblePredictor":
+        """Load a checkpoint set; ``embedder_overrides`` maps an embedder id to extra settings
+        (a local weights path, a device) without changing what the models were trained on."""
+        directory = Path(directory)
+        manifest = read_manifest(directory)
+        models = [build_fold_model(manifest, fold, directory) for fold in manifest.folds]
+        embedders = []
+        for spec in manifest.embedders:
+            settings = {**spec, **(embedder_overrides or {}).get(spec["id"], {})}
+            embedder = make_embedder(settings)
+            if cache_dir is not None:
+                embedder = CachedEmbedder(embedder, EmbeddingCache(cache_dir))
+            embedders.append(embedder)
+        return cls(manifest, models, embedders, device=device)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    def predict(
+        self,
+        records: Sequence[SequenceRecord],
+        group: str = "unknown",
+        attention: bool = False,
+        progress: Progress | None = None,
+    ) -> list[Prediction | None]:
+        """One result per record, in order; None for records whose status is error."""
+        group = canonical_group(group)
+        good = [i for i, r in enumerate(records) if r.ok]
+        results: list[Prediction | None] = [None] * len(records)
+        order = sorted(good, key=lambda i: len(records[i].sequence))
+        done = 0
+        for batch in _budget_batches(order, [len(records[i].sequence) for i in order]):
+            batch_records = [records[i] for i in batch]
+            for i, pred in zip(batch, self._predict_batch(batch_records, group, attention)):
+                results[i] = pred
+            done += len(batch)
+            if progress:
+                progress(done, len(good))
+        return results
+
+    @torch.inference_mode()
+    def _predict_batch(
+        self, records: list[SequenceRecord], group: str, attention: bool
+    ) -> list[Prediction]:
+        sequences = [r.sequence for r in records]
+        streams, lengths = [], None
+        for embedder in self.embedders:
+            arrays = [torch.from_numpy(np.ascontiguousarray(a)) for a in embedder.embed(sequences)]
+            batch, lengths = pad_batch(arrays)
+            streams.append(batch.float().to(self.device))
+        assert lengths is not None
+        fold_probs, fold_attention = [], []
+        for model, temperature in zip(self.models, self.temperatures):
+            logits, weights = model(streams, lengths.to(self.device))
+            probs = torch.softmax(logits.float() / temperature, dim=-1).cpu().numpy()
+            fold_probs.append(apply_group_rule(probs, group))
+            fold_attention.append(weights.float().cpu().numpy())
+        stacked = np.stack(fold_probs)  # (folds, B, 6)
+        mean_attention = np.mean(fold_attention, axis=0) if attention else None
+        return [
+            self._make_prediction(r, stacked[:, j], mean_attention, j, int(lengths[j]))
+            for j, r in enumerate(records)
+        ]
+
+    def _make_prediction(
+        self,
+        record: SequenceRecord,
+        probs: np.ndarray,
+        attention: np.ndarray | None,
+        j: int,
+        length: int,
+    ) -> Prediction:
+        pred = Prediction(
+            id=record.id,
+            probabilities=probs.mean(axis=0),
+            spread=probs.std(axis=0),
+            fold_predictions=[CLASSES[int(k)] for k in probs.argmax(axis=1)],
+            attention=None if attention is None else attention[j, :, :length].copy(),
+        )
+        pred.warnings = prediction_warnings(record, pred)
+        return pred
+
+
+def prediction_warnings(record: SequenceRecord, pred: Prediction) -> list[str]:
+    """Input alterations plus warnings about the prediction itself."""
+    warnings = list(record.messages)
+    if pred.fold_agreement < 1.0:
+        agree = round(pred.fold_agreement * len(pred.fold_predictions))
+        others = sorted({p for p in pred.fold_predictions if p != pred.localization})
+        warnings.append(
+            f"Fold models disagree: {agree} of {len(pred.fold_predictions)} predict "
+            f"{pred.localization}; others predict {', '.join(others)}."
+        )
+    if pred.confidence < LOW_CONFIDENCE:
+        warnings.append(f"Low confidence ({pred.confidence:.2f}): treat this call as uncertain.")
+    return warnings
+
+
+def _budget_batches(order: list[int], lengths: list[int]) -> list[list[int]]:
+    """Split length-sorted indices into batches whose padded size stays under TOKEN_BUDGET."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index, length in zip(order, lengths):
+        if current and (len(current) + 1) * length > TOKEN_BUDGET:
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def available_checkpoints(root: str | Path) -> list[Path]:
+    """Checkpoint set folders under ``root`` (those with a manifest), ``default`` first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = sorted(p for p in root.iterdir() if (p / "manifest.json").is_file())
+    return sorted(found, key=lambda p: p.name != "default")

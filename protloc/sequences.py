@@ -1,0 +1,479 @@
+"""Sequence input: parse pasted text or FASTA files and validate every protein sequence.
+
+Policies (the README cites this docstring):
+
+Input
+    Pasted text or FASTA, split into records by Biopython's ``SimpleFastaParser``. Text without
+    any ``>`` header is one bare record named ``sequence_1``; text before the first header is
+    kept as such a bare record too, never dropped. Bytes (uploads, files) may be
+    gzip-compressed (detected by the magic bytes ``1f 8b``, not by the file name) and must be
+    UTF-8 or ASCII text; a UTF-8 byte-order mark and Windows or old Mac line endings are fine.
+
+Whole input refused (:class:`InputError`) only when it is empty, binary, not UTF-8, or has
+    more than :data:`MAX_RECORDS` records. Otherwise every input record yields exactly one
+    :class:`SequenceRecord`, in input order, even when that record cannot be predicted.
+
+Identifiers
+    ID = first word of the header, description = the rest. An empty header (``>`` alone) is
+    named ``record_N`` (N = 1-based position) with a warning. A repeated ID is renamed
+    ``ID_2``, ``ID_3``, ... with a warning naming the original.
+
+Cleaning (status "warning", with a message saying what was removed)
+    Lower case is upper-cased silently. Line breaks, and spaces inside FASTA lines, are FASTA
+    layout and dropped silently by the parser; other whitespace (tabs, or spaces given to
+    :func:`validate_sequence` directly) is removed with a warning. Digits (e.g. GenBank-style
+    numbered lines), gap characters ``-`` and ``.``, and a trailing stop ``*`` are removed.
+
+Ambiguous and rare residues
+    X is kept. B, Z, J, U (selenocysteine) and O (pyrrolysine) are replaced by X, because the
+    models know only the 20 standard amino acids. More than 10% X gives a warning that the
+    prediction is unreliable.
+
+Errors (status "error", ``sequence == ""``)
+    No residues; a ``*`` inside the sequence; any character that is not a letter after
+    cleaning; a DNA/RNA sequence (at least 20 letters, at least 90% A, C, G, T, U or N: translate
+    it first); text that looks like prose (more than 10% of letters are B, J, O, U, X or Z and
+    X is not the majority of them, since an X-rich protein is only masked, not prose); fewer
+    than :data:`MIN_LENGTH` or more than :data:`MAX_LENGTH` residues.
+
+Warnings on length
+    Fewer than :data:`SHORT_WARNING` residues (short proteins rarely carry localization
+    signals); more than :data:`LONG_WARNING` residues (the models were trained on proteins up to
+    that length; longer ones are embedded in overlapping windows).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import ascii_lowercase, ascii_uppercase, digits
+from typing import Iterable, Iterator
+
+from Bio.SeqIO.FastaIO import SimpleFastaParser
+
+from .errors import UserError
+
+#: Most records accepted in one input; more is refused as a whole.
+MAX_RECORDS: int = 10_000
+#: Longest sequence (residues) that is predicted; longer ones become error records.
+MAX_LENGTH: int = 10_000
+#: Shortest sequence (residues) that is predicted.
+MIN_LENGTH: int = 5
+#: Sequences shorter than this get a warning.
+SHORT_WARNING: int = 30
+#: Sequences longer than this get a warning (the longest training proteins).
+LONG_WARNING: int = 1_000
+
+#: Non-standard letters replaced by X, with what they stand for.
+AMBIGUOUS: dict[str, str] = {
+    "B": "Asx, D or N",
+    "Z": "Glx, E or Q",
+    "J": "Xle, L or I",
+    "U": "selenocysteine",
+    "O": "pyrrolysine",
+}
+
+EMPTY_MESSAGE = "No sequence found: the input is empty."
+
+_X_WARNING_FRACTION = 0.10
+_PROSE_FRACTION = 0.10
+_PROSE_LETTERS = frozenset("BJOUXZ")
+_NUCLEOTIDES = frozenset("ACGTUN")
+_NUCLEOTIDE_FRACTION = 0.90
+_NUCLEOTIDE_MIN_LENGTH = 20
+_MAX_BAD_CHARS_SHOWN = 5
+
+_LETTERS = frozenset(ascii_uppercase)
+_TO_UPPER = str.maketrans(ascii_lowercase, ascii_uppercase)  # ASCII only: "ß".upper() is "SS"
+_DROP_DIGITS = str.maketrans("", "", digits)
+_DROP_GAPS = str.maketrans("", "", "-.")
+_TO_X = str.maketrans({letter: "X" for letter in AMBIGUOUS})
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_MAX_DECOMPRESSED_BYTES = 512 * 2**20
+_BINARY_SAMPLE_BYTES = 8192
+_BINARY_CONTROL_FRACTION = 0.05
+_TEXT_CONTROL_BYTES = frozenset(b"\t\n\x0b\x0c\r")
+
+
+class InputError(UserError):
+    """The whole input is unusable; ``args[0]`` is the message for the user."""
+
+
+@dataclass
+class SequenceRecord:
+    """One input record after validation (see the module docstring for the policies)."""
+
+    id: str
+    sequence: str
+    raw_length: int
+    index: int
+    description: str = ""
+    status: str = "ok"
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "error"
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def read_fasta(path: str | os.PathLike[str]) -> list[SequenceRecord]:
+    """Read a FASTA file (plain or gzip-compressed) into validated records."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(f"Cannot read '{path}': {reason}.") from None
+    return parse_bytes(data, name=path.name)
+
+
+def parse_bytes(data: bytes, name: str = "upload") -> list[SequenceRecord]:
+    """Decode uploaded bytes (gzip allowed, UTF-8 or ASCII text) and parse them."""
+    if isinstance(data, str):
+        return parse_text(data)
+    data = bytes(data)
+    if data.startswith(_GZIP_MAGIC):
+        data = _gunzip(data, name)
+    return parse_text(_decode(data, name))
+
+
+def parse_text(text: str) -> list[SequenceRecord]:
+    """Parse pasted text or FASTA into one validated record per input record."""
+    text = _normalise_text(text)
+    if not text.strip():
+        raise InputError(EMPTY_MESSAGE)
+    records: list[SequenceRecord] = []
+    used_ids: set[str] = set()
+    for index, (title, raw) in enumerate(_limited(_fasta_entries(text))):
+        record = _make_record(index, title, raw)
+        _make_id_unique(record, used_ids)
+        records.append(record)
+    return records
+
+
+def validate_sequence(seq: str) -> tuple[str, str, list[str]]:
+    """Clean and check one sequence: returns ``(cleaned, status, messages)``.
+
+    ``cleaned`` is "" when status is "error"; messages are user-facing sentences.
+    """
+    if not seq.strip():
+        return "", "error", ["The sequence is empty."]
+    warnings: list[str] = []
+    residues = seq.translate(_TO_UPPER)
+    residues = _remove_whitespace(residues, warnings)
+    residues = _remove_digits(residues, warnings)
+    residues = _remove_gaps(residues, warnings)
+    residues = _remove_trailing_stop(residues, warnings)
+    errors = _find_errors(residues)
+    if errors:
+        return "", "error", errors
+    residues = _replace_ambiguous(residues, warnings)
+    warnings += _quality_warnings(residues)
+    return residues, ("warning" if warnings else "ok"), warnings
+
+
+# ------------------------------------------------------------------------ bytes -> text
+
+
+def _gunzip(data: bytes, name: str) -> bytes:
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
+            out = handle.read(_MAX_DECOMPRESSED_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(
+            f"'{name}' looks gzip-compressed but could not be decompressed ({exc}); "
+            "the file may be truncated or damaged."
+        ) from None
+    if len(out) > _MAX_DECOMPRESSED_BYTES:
+        limit_mib = _MAX_DECOMPRESSED_BYTES // 2**20
+        raise InputError(f"'{name}' decompresses to more than {limit_mib} MiB, too large to read.")
+    return out
+
+
+def _decode(data: bytes, name: str) -> str:
+    if data.startswith(_UTF16_BOMS):
+        raise InputError(
+            f"'{name}' is UTF-16 text; save it as UTF-8 or ASCII text (a FASTA text file)."
+        )
+    if b"\x00" in data:
+        raise InputError(
+            f"'{name}' is a binary file (it contains NUL bytes), not text: "
+            "a FASTA text file is expected."
+        )
+    if _mostly_control_bytes(data[:_BINARY_SAMPLE_BYTES]):
+        raise InputError(
+            f"'{name}' is a binary file (it is full of control bytes), not text: "
+            "a FASTA text file is expected."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"'{name}' is not valid UTF-8: byte 0x{data[exc.start]:02X} at offset {exc.start:,} "
+            "could not be decoded. The file must be UTF-8 or ASCII text."
+        ) from None
+
+
+def _mostly_control_bytes(sample: bytes) -> bool:
+    control = sum(1 for b in sample if (b < 32 or b == 127) and b not in _TEXT_CONTROL_BYTES)
+    return control > _BINARY_CONTROL_FRACTION * len(sample)
+
+
+# ------------------------------------------------------------------------- text -> records
+
+
+def _normalise_text(text: str) -> str:
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    # Indented header lines from pasted text should still count as headers.
+    return "\n".join(line.lstrip() for line in text.split("\n"))
+
+
+def _fasta_entries(text: str) -> Iterator[tuple[str | None, str]]:
+    """(header or None for a bare record, raw sequence text) for each record, in order."""
+    lines = text.split("\n")
+    first_header = next((i for i, line in enumerate(lines) if line.startswith(">")), len(lines))
+    preamble = "\n".join(lines[:first_header])
+    if preamble.strip():
+        # A synthetic header makes the bare text go through the same parser as real records.
+        _, raw = next(SimpleFastaParser(io.StringIO(">\n" + preamble)))
+        yield None, raw
+    yield from SimpleFastaParser(io.StringIO("\n".join(lines[first_header:])))
+
+
+def _limited(entries: Iterable[tuple[str | None, str]]) -> list[tuple[str | None, str]]:
+    kept: list[tuple[str | None, str]] = []
+    for entry in entries:
+        if len(kept) == MAX_RECORDS:
+            raise InputError(
+                f"The input has more than {MAX_RECORDS:,} sequences; at most {MAX_RECORDS:,} "
+                "can be predicted at once. Split it into smaller files."
+            )
+        kept.append(entry)
+    return kept
+
+
+def _make_record(index: int, title: str | None, raw: str) -> SequenceRecord:
+    record_id, description, messages = _identify(index, title)
+    record = SequenceRecord(record_id, "", len(raw), index, description, "error", messages)
+    if title is not None and not raw.strip():
+        record.messages.append("No residues after the header: the record is empty.")
+        return record
+    record.sequence, status, found = validate_sequence(raw)
+    record.messages += found
+    record.status = status if status == "error" or not record.messages else "warning"
+    return record
+
+
+def _identify(index: int, title: str | None) -> tuple[str, str, list[str]]:
+    if title is None:
+        return f"sequence_{index + 1}", "", []
+    parts = title.split(maxsplit=1)
+    if not parts:
+        name = f"record_{index + 1}"
+        return name, "", [f"The header line is empty (just '>'); the record was named {name}."]
+    return parts[0], (parts[1].strip() if len(parts) > 1 else ""), []
+
+
+def _make_id_unique(record: SequenceRecord, used_ids: set[str]) -> None:
+    if record.id in used_ids:
+        suffix = 2
+        while f"{record.id}_{suffix}" in used_ids:
+            suffix += 1
+        new_id = f"{record.id}_{suffix}"
+        record.messages.append(
+            f"The ID '{record.id}' is already used by an earlier record; "
+            f"this record was renamed '{new_id}'."
+        )
+        record.id = new_id
+        if record.status == "ok":
+            record.status = "warning"
+    used_ids.add(record.id)
+
+
+# ----------------------------------------------------------------------------- cleaning
+
+
+def _remove_whitespace(residues: str, warnings: list[str]) -> str:
+    kept = "".join(residues.split())
+    line_breaks = residues.count("\n") + residues.count("\r")
+    removed = len(residues) - len(kept) - line_breaks
+    if removed:
+        warnings.append(
+            f"Removed {_plural(removed, 'whitespace character')} "
+            "(spaces or tabs) from inside the sequence."
+        )
+    return kept
+
+
+def _remove_digits(residues: str, warnings: list[str]) -> str:
+    kept = residues.translate(_DROP_DIGITS)
+    removed = len(residues) - len(kept)
+    if removed:
+        warnings.append(
+            f"Removed {_plural(removed, 'digit')} (such as the position numbers "
+            "of GenBank-style lines)."
+        )
+    return kept
+
+
+def _remove_gaps(residues: str, warnings: list[str]) -> str:
+    kept = residues.translate(_DROP_GAPS)
+    removed = len(residues) - len(kept)
+    if removed:
+        warnings.append(
+            f"Removed {_plural(removed, 'gap character')} ('-' or '.'), as found in alignments."
+        )
+    return kept
+
+
+def _remove_trailing_stop(residues: str, warnings: list[str]) -> str:
+    kept = residues.rstrip("*")
+    removed = len(residues) - len(kept)
+    if removed == 1:
+        warnings.append("Removed the trailing stop codon '*'.")
+    elif removed:
+        warnings.append(f"Removed {removed} trailing stop codons '*'.")
+    return kept
+
+
+def _replace_ambiguous(residues: str, warnings: list[str]) -> str:
+    counts = Counter(char for char in residues if char in AMBIGUOUS)
+    if not counts:
+        return residues
+    total = sum(counts.values())
+    details = ", ".join(
+        f"{count} {letter} ({AMBIGUOUS[letter]})" for letter, count in sorted(counts.items())
+    )
+    verb = "was" if total == 1 else "were"
+    warnings.append(
+        f"{_plural(total, 'non-standard residue')} {verb} replaced by X (unknown residue): "
+        f"{details}. The models know only the 20 standard amino acids."
+    )
+    return residues.translate(_TO_X)
+
+
+# ------------------------------------------------------------------------------- checks
+
+
+def _find_errors(residues: str) -> list[str]:
+    errors = _character_errors(residues)
+    if errors:
+        return errors
+    for check in (_empty_error, _nucleotide_error, _prose_error, _length_error):
+        message = check(residues)
+        if message:
+            return [message]
+    return []
+
+
+def _character_errors(residues: str) -> list[str]:
+    errors: list[str] = []
+    stops = residues.count("*")
+    if stops:
+        extra = f" ({stops} '*' in total)" if stops > 1 else ""
+        errors.append(
+            f"Found a stop codon '*' at position {residues.index('*') + 1:,} inside the "
+            f"sequence{extra}; only a trailing '*' is allowed. Check the translation."
+        )
+    first_seen: dict[str, int] = {}
+    for position, char in enumerate(residues, start=1):
+        if char not in _LETTERS and char != "*":
+            first_seen.setdefault(char, position)
+    if first_seen:
+        errors.append(_bad_characters_message(first_seen))
+    return errors
+
+
+def _bad_characters_message(first_seen: dict[str, int]) -> str:
+    shown = list(first_seen.items())[:_MAX_BAD_CHARS_SHOWN]
+    listed = ", ".join(f"{char!r} (first at position {pos:,})" for char, pos in shown)
+    more = len(first_seen) - len(shown)
+    if more:
+        listed += f" and {_plural(more, 'other character')}"
+    return (
+        f"The sequence contains characters that are not amino-acid letters: {listed}. "
+        "It does not look like a protein sequence."
+    )
+
+
+def _empty_error(residues: str) -> str | None:
+    if residues:
+        return None
+    return "No amino-acid letters are left after removing digits, whitespace, gaps and '*'."
+
+
+def _nucleotide_error(residues: str) -> str | None:
+    if len(residues) < _NUCLEOTIDE_MIN_LENGTH:
+        return None
+    nucleotides = sum(1 for char in residues if char in _NUCLEOTIDES)
+    if nucleotides < _NUCLEOTIDE_FRACTION * len(residues):
+        return None
+    kind = "RNA" if "U" in residues and "T" not in residues else "DNA"
+    return (
+        f"This looks like a {kind} nucleotide sequence ({nucleotides / len(residues):.0%} of "
+        "its letters are A, C, G, T, U or N), not a protein. Translate it to protein first, "
+        "e.g. with a six-frame translation or a gene caller such as Prodigal."
+    )
+
+
+def _prose_error(residues: str) -> str | None:
+    rare = sum(1 for char in residues if char in _PROSE_LETTERS)
+    unknown = residues.count("X")
+    if rare <= _PROSE_FRACTION * len(residues) or rare - unknown <= unknown:
+        return None
+    return (
+        f"This does not look like a protein sequence: {rare / len(residues):.0%} of its "
+        "letters are B, J, O, U, X or Z, which are rare in proteins. Is it ordinary text?"
+    )
+
+
+def _length_error(residues: str) -> str | None:
+    length = len(residues)
+    if length < MIN_LENGTH:
+        return (
+            f"The sequence is too short: {_plural(length, 'residue')}; "
+            f"at least {MIN_LENGTH:,} are needed."
+        )
+    if length > MAX_LENGTH:
+        return (
+            f"The sequence is too long: {length:,} residues; the limit is {MAX_LENGTH:,} "
+            "per sequence. Split it into domains or fragments to predict it."
+        )
+    return None
+
+
+def _quality_warnings(residues: str) -> list[str]:
+    warnings: list[str] = []
+    length = len(residues)
+    unknown = residues.count("X")
+    if unknown > _X_WARNING_FRACTION * length:
+        warnings.append(
+            f"{unknown / length:.0%} of the residues ({unknown:,} of {length:,}) are X "
+            "(unknown); the prediction is unreliable."
+        )
+    if length < SHORT_WARNING:
+        warnings.append(
+            f"The sequence is very short ({_plural(length, 'residue')}): proteins this short "
+            "rarely carry localization signals, so the prediction may be unreliable."
+        )
+    if length > LONG_WARNING:
+        warnings.append(
+            f"The sequence is long ({length:,} residues): the models were trained on proteins "
+            f"up to {LONG_WARNING:,} residues, and longer ones are embedded in overlapping "
+            "windows, so the prediction may be less reliable."
+        )
+    return warnings
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"

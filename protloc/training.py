@@ -1,0 +1,339 @@
+"""Training: one fold model at a time, then the 5-fold cross-validation that makes a checkpoint set.
+
+For test fold k the validation fold is k+1 (mod 5) and the other three train. Early stopping and
+temperature scaling only ever see the validation fold; the test fold is predicted once, at the
+end, by the selected model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import matthews_corrcoef
+
+from .checkpoint import FoldEntry, Manifest, save_weights, write_manifest
+from .classes import CLASSES, COLUMN_NAMES
+from .model import FusionConfig, FusionModel, pad_batch
+
+N_FOLDS = 5
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 8
+    grad_clip: float = 1.0
+    loss: str = "ce"  # "ce" (class-weighted cross-entropy) or "focal"
+    focal_gamma: float = 2.0
+    class_weights: bool = True
+    sampler: str = "none"  # "none" or "weighted" (inverse class frequency, with replacement)
+    seed: int = 0
+    eval_batch_tokens: int = 32_768
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown training settings: {sorted(unknown)}")
+        return cls(**data)
+
+
+@dataclass
+class FoldData:
+    """Per-protein embeddings (one array per stream) with labels, for one fold's split."""
+
+    streams: list[list[np.ndarray]]  # [protein][stream] -> (L, d)
+    labels: np.ndarray  # (N,) class indices
+
+    def lengths(self) -> np.ndarray:
+        return np.array([s[0].shape[0] for s in self.streams])
+
+    def subset(self, index: Sequence[int]) -> "FoldData":
+        return FoldData([self.streams[i] for i in index], self.labels[np.asarray(index)])
+
+
+def class_weight_vector(labels: np.ndarray, n_classes: int = len(CLASSES)) -> torch.Tensor:
+    """w_c = N / (C * N_c), with absent classes given weight 0 instead of infinity."""
+    counts = np.bincount(labels, minlength=n_classes).astype(float)
+    weights = np.where(counts > 0, len(labels) / (n_classes * np.maximum(counts, 1)), 0.0)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def loss_fn(logits: torch.Tensor, target: torch.Tensor, weight, cfg: TrainConfig) -> torch.Tensor:
+    if cfg.loss == "ce":
+        return F.cross_entropy(logits, target, weight=weight)
+    if cfg.loss == "focal":
+        log_p = F.log_softmax(logits, dim=-1).gather(1, target[:, None]).squeeze(1)
+        focal = (1 - log_p.exp()) ** cfg.focal_gamma * -log_p
+        w = weight[target] if weight is not None else torch.ones_like(focal)
+        return (w * focal).sum() / w.sum()
+    raise ValueError(f"unknown loss {cfg.loss!r}: use 'ce' or 'focal'")
+
+
+def epoch_batches(data: FoldData, cfg: TrainConfig, rng: np.random.Generator) -> list[np.ndarray]:
+    """Length-bucketed batches in random order: similar lengths share a batch, so little padding.
+
+    Lengths get a random jitter so batch composition changes from epoch to epoch.
+    """
+    n = len(data.labels)
+    if cfg.sampler == "weighted":
+        counts = np.bincount(data.labels, minlength=len(CLASSES))
+        p = 1.0 / counts[data.labels]
+        index = rng.choice(n, size=n, replace=True, p=p / p.sum())
+    else:
+        index = rng.permutation(n)
+    lengths = data.lengths()[index] * rng.uniform(0.9, 1.1, size=n)
+    index = index[np.argsort(lengths, kind="stable")]
+    batches = [index[i : i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def to_batch(data: FoldData, index: Sequence[int], device: torch.device):
+    streams = []
+    lengths = None
+    for s in range(len(data.streams[index[0]])):
+        arrays = [torch.from_numpy(np.asarray(data.streams[i][s], dtype=np.float32)) for i in index]
+        batch, lengths = pad_batch(arrays)
+        streams.append(batch.to(device))
+    return streams, lengths, torch.as_tensor(data.labels[np.asarray(index)], device=device)
+
+
+@torch.inference_mode()
+def predict_logits(model: FusionModel, data: FoldData, cfg: TrainConfig, device) -> np.ndarray:
+    model.eval()
+    order = np.argsort(data.lengths(), kind="stable")
+    out = np.zeros((len(order), model.config.n_classes), dtype=np.float32)
+    start = 0
+    lengths = data.lengths()
+    while start < len(order):
+        stop = start + 1
+        while stop < len(order) and (stop - start + 1) * lengths[order[stop]] <= cfg.eval_batch_tokens:
+            stop += 1
+        index = order[start:stop]
+        streams, lens, _ = to_batch(data, index, device)
+        out[index] = model(streams, lens.to(device))[0].float().cpu().numpy()
+        start = stop
+    return out
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature minimising the negative log-likelihood on held-out (validation) logits."""
+    x = torch.tensor(logits, dtype=torch.float64)
+    y = torch.tensor(labels, dtype=torch.long)
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(x / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    t = float(log_t.detach().exp())
+    return t if math.isfinite(t) and 0.05 < t < 20 else 1.0
+
+
+def mcc(labels: np.ndarray, logits: np.ndarray) -> float:
+    return float(matthews_corrcoef(labels, logits.argmax(axis=1)))
+
+
+@dataclass
+class FoldResult:
+    best_epoch: int
+    val_mcc: float
+    temperature: float
+    epochs_run: int
+
+
+Log = Callable[[str], None]
+
+
+def train_fold(
+    model_cfg: FusionConfig,
+    cfg: TrainConfig,
+    train: FoldData,
+    val: FoldData,
+    out_dir: Path,
+    log: Log = print,
+    device: str = "cpu",
+) -> tuple[FusionModel, FoldResult]:
+    """Train with early stopping on validation MCC; resumable from ``out_dir/state.pt``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dev = torch.device(device)
+    torch.manual_seed(cfg.seed)
+    model = FusionModel(model_cfg).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(train.labels) / cfg.batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps_per_epoch)
+    weight = class_weight_vector(train.labels).to(dev) if cfg.class_weights else None
+    state = _Progress()
+    state_path = out_dir / "state.pt"
+    if state_path.exists():
+        state = _resume(state_path, model, opt, sched)
+        log(f"resumed after epoch {state.epoch} (best epoch {state.best_epoch})")
+    while state.epoch < cfg.epochs and state.epoch - state.best_epoch < cfg.patience:
+        epoch = state.epoch + 1
+        started = time.perf_counter()
+        loss = _train_epoch(model, opt, sched, train, cfg, weight, epoch, dev)
+        val_mcc = mcc(val.labels, predict_logits(model, val, cfg, dev))
+        if val_mcc > state.best_mcc:
+            state.best_mcc, state.best_epoch = val_mcc, epoch
+            state.best_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        state.epoch = epoch
+        _append_log(out_dir, epoch, loss, val_mcc, time.perf_counter() - started)
+        _save_state(state_path, model, opt, sched, state)
+        log(f"epoch {epoch}: loss {loss:.4f} val MCC {val_mcc:.4f} (best {state.best_mcc:.4f} @ {state.best_epoch})")
+    model.load_state_dict(state.best_weights or model.state_dict())
+    temperature = fit_temperature(predict_logits(model, val, cfg, dev), val.labels)
+    return model, FoldResult(state.best_epoch, state.best_mcc, temperature, state.epoch)
+
+
+def _train_epoch(model, opt, sched, data: FoldData, cfg: TrainConfig, weight, epoch: int, dev) -> float:
+    model.train()
+    rng = np.random.default_rng([cfg.seed, epoch])
+    torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout masks reproducible after a resume
+    total, count = 0.0, 0
+    for index in epoch_batches(data, cfg, rng):
+        streams, lengths, target = to_batch(data, index, dev)
+        logits, _ = model(streams, lengths.to(dev))
+        loss = loss_fn(logits, target, weight, cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+        total += float(loss.detach()) * len(index)
+        count += len(index)
+    return total / max(count, 1)
+
+
+@dataclass
+class _Progress:
+    epoch: int = 0
+    best_epoch: int = 0
+    best_mcc: float = -1.0
+    best_weights: dict[str, torch.Tensor] | None = None
+
+
+def _save_state(path: Path, model, opt, sched, state: _Progress) -> None:
+    payload = {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "best_weights": state.best_weights or {},
+        "epoch": state.epoch,
+        "best_epoch": state.best_epoch,
+        "best_mcc": state.best_mcc,
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def _resume(path: Path, model, opt, sched) -> _Progress:
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(payload["model"])
+    opt.load_state_dict(payload["optimizer"])
+    sched.load_state_dict(payload["scheduler"])
+    return _Progress(
+        epoch=int(payload["epoch"]),
+        best_epoch=int(payload["best_epoch"]),
+        best_mcc=float(payload["best_mcc"]),
+        best_weights=payload["best_weights"] or None,
+    )
+
+
+def _append_log(out_dir: Path, epoch: int, loss: float, val_mcc: float, seconds: float) -> None:
+    path = out_dir / "log.tsv"
+    if not path.exists():
+        path.write_text("epoch\ttrain_loss\tval_mcc\tseconds\n")
+    with open(path, "a") as handle:
+        handle.write(f"{epoch}\t{loss:.5f}\t{val_mcc:.5f}\t{seconds:.1f}\n")
+
+
+def fold_split(partitions: np.ndarray, test_fold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices (train, val, test) for one test fold: val = test + 1 (mod 5)."""
+    val_fold = (test_fold + 1) % N_FOLDS
+    test = np.flatnonzero(partitions == test_fold)
+    val = np.flatnonzero(partitions == val_fold)
+    train = np.flatnonzero((partitions != test_fold) & (partitions != val_fold))
+    return train, val, test
+
+
+def train_cv(
+    data: FoldData,
+    ids: Sequence[str],
+    partitions: np.ndarray,
+    model_cfg: FusionConfig,
+    cfg: TrainConfig,
+    out_dir: Path,
+    embedders: list[dict[str, Any]],
+    name: str = "protloc",
+    folds: Sequence[int] = range(N_FOLDS),
+    data_summary: dict[str, Any] | None = None,
+    log: Log = print,
+    device: str = "cpu",
+) -> Manifest:
+    """Train one model per test fold and write a complete checkpoint set to ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries, heldout = [], []
+    for k in folds:
+        train_idx, val_idx, test_idx = fold_split(partitions, k)
+        fold_dir = out_dir / "runs" / f"fold_{k}"
+        done_marker = fold_dir / "done.json"
+        weights = f"fold_{k}.safetensors"
+        if done_marker.exists():
+            entry = FoldEntry.from_dict(json.loads(done_marker.read_text()))
+            log(f"fold {k}: already trained, skipping")
+        else:
+            log(f"fold {k}: train {len(train_idx)}, val {len(val_idx)}, test {len(test_idx)}")
+            model, result = train_fold(
+                model_cfg, cfg, data.subset(train_idx), data.subset(val_idx), fold_dir,
+                log=lambda m, k=k: log(f"fold {k} {m}"), device=device,
+            )
+            save_weights(model, out_dir / weights)
+            test_logits = predict_logits(model, data.subset(test_idx), cfg, torch.device(device))
+            _write_heldout(fold_dir / "heldout.csv", [ids[i] for i in test_idx], k,
+                           data.labels[test_idx], test_logits / result.temperature)
+            entry = FoldEntry(weights, k, (k + 1) % N_FOLDS, result.temperature,
+                              result.val_mcc, result.best_epoch)
+            done_marker.write_text(json.dumps(vars(entry)))
+        entries.append(entry)
+        heldout.append(pd.read_csv(fold_dir / "heldout.csv"))
+    pd.concat(heldout).to_csv(out_dir / "heldout.csv", index=False, float_format="%.5f")
+    manifest = Manifest(
+        name=name,
+        embedders=embedders,
+        model_config=model_cfg,
+        folds=entries,
+        data=data_summary or {},
+        metrics={"training": asdict(cfg)},
+    )
+    write_manifest(out_dir, manifest)
+    return manifest
+
+
+def _write_heldout(path: Path, ids, fold: int, labels: np.ndarray, logits: np.ndarray) -> None:
+    probs = torch.softmax(torch.tensor(logits), dim=-1).numpy()
+    table = pd.DataFrame({
+        "id": ids,
+        "partition": fold,
+        "label": [CLASSES[i] for i in labels],
+        "prediction": [CLASSES[i] for i in probs.argmax(axis=1)],
+    })
+    for j, c in enumerate(CLASSES):
+        table[COLUMN_NAMES[c]] = probs[:, j]
+    table.to_csv(path, index=False, float_format="%.5f")

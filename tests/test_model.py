@@ -1,0 +1,66 @@
+import pytest
+import torch
+
+from protloc.model import FusionConfig, FusionModel, count_parameters, pad_batch
+
+SMALL = dict(hidden=32, cross_heads=4, lstm_hidden=16, pool_heads=4, head_hidden=16, dropout=0.1)
+
+
+def test_paper_configuration_has_the_reference_parameter_count():
+    model = FusionModel(FusionConfig(input_dims=[1280, 1024]))
+    assert count_parameters(model) == 8_412_936
+
+
+def test_paper_component_sizes():
+    model = FusionModel(FusionConfig())
+    assert count_parameters(model.fusion) == 4_071_426
+    assert count_parameters(model.encoder) == 3_154_944
+    assert count_parameters(model.pool) == 789_504
+    assert count_parameters(model.head) == 397_062
+
+
+@pytest.mark.parametrize("dims", [[20], [20, 12]])
+def test_forward_shapes_and_attention(dims):
+    torch.manual_seed(0)
+    model = FusionModel(FusionConfig(input_dims=dims, **SMALL)).eval()
+    lengths = torch.tensor([30, 11, 5])
+    streams = [torch.randn(3, 30, d) for d in dims]
+    logits, attention = model(streams, lengths)
+    assert logits.shape == (3, 6)
+    assert attention.shape == (3, 4, 30)
+    torch.testing.assert_close(attention.sum(-1), torch.ones(3, 4))
+    assert attention[1, :, 11:].abs().sum() == 0  # no weight on padding
+    assert attention[2, :, 5:].abs().sum() == 0
+
+
+@pytest.mark.parametrize("dims", [[20], [20, 12]])
+def test_padding_does_not_change_the_prediction(dims):
+    torch.manual_seed(1)
+    model = FusionModel(FusionConfig(input_dims=dims, **SMALL)).eval()
+    short = [torch.randn(9, d) for d in dims]
+    long = [torch.randn(25, d) for d in dims]
+    alone = model([s[None] for s in short], torch.tensor([9]))[0]
+    batched = []
+    for s, l in zip(short, long):
+        batch, lengths = pad_batch([l, s])
+        batched.append(batch)
+    together = model(batched, lengths)[0]
+    torch.testing.assert_close(together[1:], alone, atol=1e-5, rtol=1e-4)
+
+
+def test_three_streams_rejected_and_stream_count_checked():
+    with pytest.raises(ValueError, match="1 or 2 input streams"):
+        FusionModel(FusionConfig(input_dims=[4, 4, 4], **SMALL))
+    model = FusionModel(FusionConfig(input_dims=[4, 4], **SMALL))
+    with pytest.raises(ValueError, match="expects 2 streams"):
+        model([torch.randn(1, 3, 4)], torch.tensor([3]))
+
+
+def test_gradients_reach_every_parameter():
+    torch.manual_seed(2)
+    model = FusionModel(FusionConfig(input_dims=[8, 6], **SMALL))
+    streams = [torch.randn(2, 7, 8), torch.randn(2, 7, 6)]
+    logits, _ = model(streams, torch.tensor([7, 4]))
+    logits.sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum()]
+    assert missing == []

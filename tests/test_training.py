@@ -1,0 +1,160 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from protloc.embedders.features import FeatureEmbedder
+from protloc.model import FusionConfig
+from protloc.training import (
+    FoldData,
+    TrainConfig,
+    class_weight_vector,
+    epoch_batches,
+    fit_temperature,
+    fold_split,
+    loss_fn,
+    train_fold,
+)
+from synthetic import synthetic_table
+
+TINY = FusionConfig(input_dims=[0], hidden=16, cross_heads=2, lstm_hidden=8, pool_heads=2,
+                    head_hidden=8, dropout=0.0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rows = synthetic_table(per_class=10, seed=3)
+    embedder = FeatureEmbedder()
+    arrays = embedder.embed([r["sequence"] for r in rows])
+    labels = np.array([["Cytoplasmic", "Cytoplasmic membrane", "Periplasmic", "Outer membrane",
+                        "Extracellular", "Cell wall & surface"].index(r["label"]) for r in rows])
+    parts = np.array([r["partition"] for r in rows])
+    return FoldData([[a] for a in arrays], labels), parts, embedder.dim
+
+
+def config(dim):
+    return FusionConfig(**{**TINY.__dict__, "input_dims": [dim]})
+
+
+def test_fold_split_keeps_test_and_validation_apart():
+    parts = np.repeat(np.arange(5), 4)
+    for k in range(5):
+        train, val, test = fold_split(parts, k)
+        assert set(parts[test]) == {k}
+        assert set(parts[val]) == {(k + 1) % 5}
+        assert not set(parts[train]) & {k, (k + 1) % 5}
+        assert len(train) + len(val) + len(test) == len(parts)
+
+
+def test_class_weights_are_inverse_frequency_and_zero_for_absent():
+    w = class_weight_vector(np.array([0, 0, 0, 1]))
+    assert w[0] == pytest.approx(4 / (6 * 3))
+    assert w[1] == pytest.approx(4 / 6)
+    assert w[2:].tolist() == [0, 0, 0, 0]
+
+
+def test_focal_loss_down_weights_easy_examples():
+    cfg = TrainConfig(loss="focal", focal_gamma=2.0)
+    easy = torch.tensor([[8.0, 0, 0, 0, 0, 0]])
+    hard = torch.tensor([[0.5, 0, 0, 0, 0, 0]])
+    target = torch.tensor([0])
+    ce_ratio = loss_fn(easy, target, None, TrainConfig()) / loss_fn(hard, target, None, TrainConfig())
+    focal_ratio = loss_fn(easy, target, None, cfg) / loss_fn(hard, target, None, cfg)
+    assert focal_ratio < ce_ratio
+
+
+def test_batches_cover_every_protein_once_and_group_similar_lengths(data):
+    fold, _, _ = data
+    rng = np.random.default_rng(0)
+    batches = epoch_batches(fold, TrainConfig(batch_size=8), rng)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(fold.labels)))
+    lengths = fold.lengths()
+    spread_bucketed = np.mean([np.ptp(lengths[b]) for b in batches])
+    random_batches = np.array_split(rng.permutation(len(lengths)), len(batches))
+    spread_random = np.mean([np.ptp(lengths[b]) for b in random_batches])
+    assert spread_bucketed < spread_random / 2
+
+
+def test_weighted_sampler_balances_classes(data):
+    fold, _, _ = data
+    skewed = fold.subset(list(range(0, 10)) * 5 + list(range(10, 20)))
+    rng = np.random.default_rng(1)
+    drawn = np.concatenate(epoch_batches(skewed, TrainConfig(sampler="weighted"), rng))
+    counts = np.bincount(skewed.labels[drawn], minlength=6)
+    assert abs(counts[0] - counts[1]) < 0.3 * len(drawn)
+
+
+def test_temperature_recovers_a_known_scale():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(size=(4000, 6)) * 2
+    labels = np.array([rng.choice(6, p=np.exp(l) / np.exp(l).sum()) for l in true_logits])
+    t = fit_temperature(true_logits * 3.0, labels)  # overconfident by a factor of 3
+    assert t == pytest.approx(3.0, rel=0.15)
+
+
+def test_loss_decreases(data, tmp_path):
+    fold, parts, dim = data
+    train, val, _ = fold_split(parts, 0)
+    cfg = TrainConfig(epochs=15, batch_size=8, lr=3e-3, patience=100, seed=0)
+    train_fold(config(dim), cfg, fold.subset(train), fold.subset(val), tmp_path, log=lambda m: None)
+    log = np.loadtxt(tmp_path / "log.tsv", skiprows=1)
+    assert log[-1, 1] < log[0, 1] * 0.9
+
+
+def test_early_stopping_keeps_the_best_validation_epoch(data, tmp_path, monkeypatch):
+    fold, parts, dim = data
+    train, val, _ = fold_split(parts, 0)
+    scores = iter([0.1, 0.5, 0.3, 0.2, 0.4, 0.9, 0.9])
+    monkeypatch.setattr("protloc.training.mcc", lambda labels, logits: next(scores))
+    cfg = TrainConfig(epochs=20, batch_size=8, patience=3)
+    _, result = train_fold(config(dim), cfg, fold.subset(train), fold.subset(val), tmp_path,
+                           log=lambda m: None)
+    assert result.best_epoch == 2
+    assert result.epochs_run == 5  # stopped after 3 epochs without improvement
+    assert result.val_mcc == 0.5
+
+
+def test_resume_continues_where_it_stopped(data, tmp_path):
+    fold, parts, dim = data
+    train, val, _ = fold_split(parts, 1)
+    args = (fold.subset(train), fold.subset(val))
+    full_cfg = TrainConfig(epochs=4, batch_size=8, patience=100, seed=5)
+    full, _ = train_fold(config(dim), full_cfg, *args, tmp_path / "full", log=lambda m: None)
+    # Interrupt right after epoch 2 has been saved, then resume in a fresh call.
+    def interrupt(message):
+        if message.startswith("epoch 2:"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_fold(config(dim), full_cfg, *args, tmp_path / "split", log=interrupt)
+    messages = []
+    resumed, result = train_fold(config(dim), full_cfg, *args, tmp_path / "split", log=messages.append)
+    assert any("resumed after epoch 2" in m for m in messages)
+    assert result.epochs_run == 4
+    assert len(np.loadtxt(tmp_path / "split" / "log.tsv", skiprows=1)) == 4
+    for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_the_test_fold_never_influences_selection(data, tmp_path):
+    """Scrambling the test fold's labels and embeddings changes nothing that training chose."""
+    from protloc.training import train_cv
+
+    fold, parts, dim = data
+    rng = np.random.default_rng(0)
+    scrambled = FoldData(list(fold.streams), fold.labels.copy())
+    test = np.flatnonzero(parts == 0)
+    scrambled.labels[test] = rng.permutation(scrambled.labels[test])
+    for i in test:
+        scrambled.streams[i] = [rng.normal(size=s.shape).astype(np.float32) for s in fold.streams[i]]
+    cfg = TrainConfig(epochs=3, batch_size=8, seed=2)
+    ids = [f"p{i}" for i in range(len(parts))]
+    spec = [FeatureEmbedder().spec()]
+    a = train_cv(fold, ids, parts, config(dim), cfg, tmp_path / "a", spec, folds=[0], log=lambda m: None)
+    b = train_cv(scrambled, ids, parts, config(dim), cfg, tmp_path / "b", spec, folds=[0], log=lambda m: None)
+    assert a.folds[0].best_epoch == b.folds[0].best_epoch
+    assert a.folds[0].temperature == b.folds[0].temperature
+    assert (tmp_path / "a" / "fold_0.safetensors").read_bytes() == (tmp_path / "b" / "fold_0.safetensors").read_bytes()
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["folds"][0]["test_fold"] == 0 and manifest["folds"][0]["val_fold"] == 1
