@@ -11,7 +11,7 @@ import torch
 
 from .checkpoint import Manifest, build_fold_model, read_manifest
 from .classes import CLASSES, apply_group_rule, canonical_group
-from .embedders import make_embedder
+from .embedders import make_embedder, pick_device
 from .embedders.base import Embedder
 from .embedders.cache import CachedEmbedder, EmbeddingCache
 from .model import FusionModel, pad_batch
@@ -87,9 +87,10 @@ class EnsemblePredictor:
         manifest = read_manifest(directory)
         models = [build_fold_model(manifest, fold, directory) for fold in manifest.folds]
         embedders = []
+        device = str(pick_device(device))
         for spec in manifest.embedders:
-            settings = {**spec, **(embedder_overrides or {}).get(spec["id"], {})}
-            embedder = make_embedder(settings)
+            overrides = {"device": device, **(embedder_overrides or {}).get(spec["id"], {})}
+            embedder = make_embedder(spec, **overrides)
             if cache_dir is not None:
                 embedder = CachedEmbedder(embedder, EmbeddingCache(cache_dir))
             embedders.append(embedder)

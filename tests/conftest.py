@@ -24,3 +24,46 @@ def protloc_data() -> Path:
     if path is None:
         pytest.skip("PROTLOC_DATA is not set to a folder laid out like ../shared/data")
     return path
+
+
+TINY_CONFIG = """\
+name: tiny-synthetic
+embedders:
+  - id: features-v1
+model:
+  hidden: 16
+  cross_heads: 2
+  lstm_hidden: 8
+  lstm_layers: 1
+  pool_heads: 2
+  head_hidden: 8
+  dropout: 0.0
+train:
+  epochs: 2
+  batch_size: 8
+  lr: 0.003
+  patience: 5
+  seed: 0
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A complete checkpoint set trained for a few steps on synthetic data via the CLI."""
+    import io
+
+    import synthetic
+    from protloc.cli import main
+
+    root = tmp_path_factory.mktemp("tiny")
+    data = synthetic.write_dataset(root / "data", per_class=5, seed=1)
+    config = root / "tiny.yaml"
+    config.write_text(TINY_CONFIG)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["train", "--data", str(data), "--config", str(config), "--out", str(root / "ckpt"),
+         "--cache", str(root / "cache")],
+        stdout=out, stderr=err,
+    )
+    assert code == 0, err.getvalue()
+    return root / "ckpt"
