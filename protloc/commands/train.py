@@ -33,6 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", default="0,1,2,3,4", help="test folds to train (comma-separated)")
     p.add_argument("--cache", type=Path, default=None, help="embedding cache folder")
     p.add_argument("-d", "--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (1 is fastest for small models; run folds in parallel)")
     p.set_defaults(func=run)
 
 
@@ -81,6 +83,10 @@ def embed_table(table: pd.DataFrame, specs: list[dict], cache_dir: Path | None, 
 
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     config = load_config(args.config)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     table = load_dataset(args.data, config.get("sources"))
 
     def log(message: str) -> None:
