@@ -167,3 +167,25 @@ def test_embed_command_is_resumable(tmp_path):
     code, out, _ = run_cli(["embed", "-f", str(fasta), "--embedder", "features-v1", "--out", str(cache)])
     assert out.startswith("0 computed, 2 already cached")
     assert len(list(cache.rglob("*.safetensors"))) == 2
+
+
+def test_unavailable_device_is_a_clear_error(tiny_checkpoint, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(FASTA)
+    code, _, err = run_cli(["predict", "-f", str(fasta), "-o", str(tmp_path), "-m",
+                            str(tiny_checkpoint), "-d", "cuda"])
+    assert code == 1 and "cuda" in err.lower() and "Traceback" not in err
+
+
+def test_console_entry_point_runs(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "protloc", "--version"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("protloc ")
+    result = subprocess.run([sys.executable, "-m", "protloc", "predict"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "required" in result.stderr
