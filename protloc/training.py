@@ -33,6 +33,7 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0  # linear warm-up before the cosine decay: LSTMs diverge without it
     patience: int = 8
     grad_clip: float = 1.0
     loss: str = "ce"  # "ce" (class-weighted cross-entropy) or "focal"
@@ -146,6 +147,17 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return t if math.isfinite(t) and 0.05 < t < 20 else 1.0
 
 
+def warmup_cosine(opt, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up to the base learning rate, then cosine decay to zero at ``total_steps``."""
+
+    def factor(step: int) -> float:
+        warm = min(1.0, (step + 1) / max(warmup_steps, 1))
+        progress = min(step, total_steps) / max(total_steps, 1)
+        return warm * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
 def mcc(labels: np.ndarray, logits: np.ndarray) -> float:
     return float(matthews_corrcoef(labels, logits.argmax(axis=1)))
 
@@ -177,7 +189,7 @@ def train_fold(
     model = FusionModel(model_cfg).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train.labels) / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps_per_epoch)
+    sched = warmup_cosine(opt, int(cfg.warmup_epochs * steps_per_epoch), cfg.epochs * steps_per_epoch)
     weight = class_weight_vector(train.labels).to(dev) if cfg.class_weights else None
     state = _Progress()
     state_path = out_dir / "state.pt"

@@ -96,7 +96,7 @@ def test_temperature_recovers_a_known_scale():
 def test_loss_decreases(data, tmp_path):
     fold, parts, dim = data
     train, val, _ = fold_split(parts, 0)
-    cfg = TrainConfig(epochs=15, batch_size=8, lr=3e-3, patience=100, seed=0)
+    cfg = TrainConfig(epochs=15, batch_size=8, lr=2e-3, patience=100, seed=0)
     train_fold(config(dim), cfg, fold.subset(train), fold.subset(val), tmp_path, log=lambda m: None)
     log = np.loadtxt(tmp_path / "log.tsv", skiprows=1)
     assert log[-1, 1] < log[0, 1] * 0.9
