@@ -19,6 +19,7 @@ _SUBCOMMAND_MODULES = (
     "protloc.commands.predict",
     "protloc.commands.embed",
     "protloc.commands.train",
+    "protloc.commands.evaluate",
     "protloc.dataset.cli",
 )
 
