@@ -1,11 +1,34 @@
-"""protloc web app: `streamlit run app.py`. Only calls the protloc library."""
+"""protloc web app: `streamlit run app.py`. Only calls the protloc library.
+
+Checkpoint sets are read from `checkpoints/` (or the folder named by $PROTLOC_CHECKPOINTS).
+"""
+
+import sys
+from pathlib import Path
 
 import streamlit as st
 
-st.set_page_config(page_title="protloc", page_icon="🧫", layout="wide")
+# `streamlit run` puts this folder on sys.path, test harnesses may not: pages/ imports need it.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+st.set_page_config(
+    page_title="protloc · where does this protein live?",
+    page_icon=":material/biotech:",
+    layout="wide",
+    menu_items={"About": "protloc predicts the subcellular localization of prokaryotic proteins."},
+)
+
+from pages.common import sidebar  # noqa: E402  (after set_page_config)
 
 pages = [
-    st.Page("pages/predict.py", title="Predict", icon="🔬", default=True),
-    st.Page("pages/about.py", title="About / model card", icon="📄"),
+    st.Page("pages/predict.py", title="Predict", icon=":material/biotech:", default=True),
+    st.Page("pages/batch.py", title="Batch", icon=":material/view_list:"),
+    st.Page("pages/explorer.py", title="Attention explorer", icon=":material/insights:"),
+    st.Page("pages/structure.py", title="Structure", icon=":material/deployed_code:"),
+    st.Page("pages/cv_results.py", title="CV results", icon=":material/bar_chart:"),
+    st.Page("pages/about.py", title="About / model card", icon=":material/description:"),
 ]
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+sidebar()
+navigation.run()

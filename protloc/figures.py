@@ -1,55 +1,560 @@
-"""Plotly figures shared by the app and the CLI (no Streamlit here)."""
+"""Plotly figures shared by the app and the CLI (no Streamlit here).
+
+Figures use a white template and large fonts so they read well on a projector and export
+cleanly (:func:`figures_html` writes a self-contained HTML file for slides, plotly.js inlined).
+"""
 
 from __future__ import annotations
 
+import html
+from typing import Any, Mapping, Sequence
+
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from .classes import CLASSES, COLOURS
+from .classes import CLASSES, COLOURS, SHORT_NAMES
 from .predictor import Prediction
 
+FONT = dict(family="Inter, 'Source Sans Pro', Arial, sans-serif", size=15, color="#1f2937")
+TEMPLATE = "plotly_white"
+#: Colours for predictors compared side by side (Okabe-Ito, not the class colours).
+PREDICTOR_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"]
+REGION_COLOURS = {
+    "signal-peptide-like": "rgba(0, 158, 115, 0.22)",
+    "transmembrane-like": "rgba(230, 159, 0, 0.25)",
+    "attention": "rgba(213, 94, 0, 0.18)",
+}
+#: Feature lanes of the attention figure, top to bottom, with their names and colours.
+LANES = ("signal-peptide-like", "transmembrane-like", "attention")
+LANE_NAMES = {
+    "signal-peptide-like": "SP-like",
+    "transmembrane-like": "TM-like",
+    "attention": "top attention",
+}
+LANE_COLOURS = {
+    "signal-peptide-like": "#009E73",
+    "transmembrane-like": "#E69F00",
+    "attention": "#D55E00",
+}
+#: Sequence windows at most this long get one tick per residue (its letter).
+LETTER_TICKS_MAX = 120
+#: Plotly configuration for the app: the camera button saves a 3x PNG, in the browser.
+PLOT_CONFIG = {
+    "displaylogo": False,
+    "toImageButtonOptions": {"format": "png", "scale": 3},
+}
 
-def probability_bars(pred: Prediction) -> go.Figure:
-    """Horizontal bars of the six class probabilities, with fold spread as error bars."""
+
+def _wrap(name: str) -> str:
+    return name.replace(" membrane", "<br>membrane").replace(" & surface", " &<br>surface")
+
+
+def _layout(fig: go.Figure, **kwargs: Any) -> go.Figure:
+    fig.update_layout(
+        template=TEMPLATE, font=FONT, paper_bgcolor="white", plot_bgcolor="white", **kwargs
+    )
+    return fig
+
+
+# ------------------------------------------------------------------------------ prediction
+
+
+def probability_bars(pred: Prediction, title: str | None = None) -> go.Figure:
+    """Horizontal bars of the six class probabilities, with fold spread (SD) as error bars."""
+    probs = np.asarray(pred.probabilities, dtype=float)
+    spread = np.asarray(pred.spread, dtype=float)
+    best = int(np.argmax(probs))
     fig = go.Figure(
         go.Bar(
-            x=pred.probabilities,
-            y=list(CLASSES),
+            x=probs,
+            y=[_wrap(c) for c in CLASSES],
             orientation="h",
-            marker_color=[COLOURS[c] for c in CLASSES],
-            error_x=dict(type="data", array=pred.spread, visible=True),
-            text=[f"{p:.2f}" for p in pred.probabilities],
+            marker=dict(
+                color=[COLOURS[c] for c in CLASSES],
+                line=dict(
+                    color=["#111827" if i == best else "rgba(0,0,0,0)" for i in range(6)], width=2.5
+                ),
+            ),
+            error_x=dict(type="data", array=spread, visible=True, color="#374151", thickness=1.5),
+            text=[f"{p:.0%}" if p >= 0.005 else "<1%" for p in probs],
             textposition="outside",
-            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+            cliponaxis=False,
+            customdata=np.stack([spread], axis=-1),
+            hovertemplate="%{y}: %{x:.3f} ± %{customdata[0]:.3f} (SD over fold models)"
+            "<extra></extra>",
         )
     )
-    fig.update_layout(
-        xaxis=dict(range=[0, 1.1], title="probability (mean over fold models ± SD)"),
+    _layout(
+        fig,
+        xaxis=dict(
+            range=[0, 1.12],
+            tickformat=".0%",
+            title="probability (mean of fold models ± SD)",
+            gridcolor="#e5e7eb",
+        ),
         yaxis=dict(autorange="reversed"),
-        height=320,
-        margin=dict(l=10, r=10, t=30, b=10),
-        title=f"{pred.id}: {pred.localization} ({pred.confidence:.0%})",
+        height=360,
+        margin=dict(l=10, r=20, t=50, b=10),
+        title=dict(
+            text=title or f"{pred.id}: <b>{pred.localization}</b> ({pred.confidence:.0%})", x=0.01
+        ),
+        showlegend=False,
     )
     return fig
 
 
-def attention_heatmap(pred: Prediction, sequence: str) -> go.Figure:
-    """Heads x residues attention, plus the mean over heads as the last row."""
+def attention_heatmap(
+    pred: Prediction,
+    sequence: str,
+    regions: Sequence[Any] = (),
+    start: int | None = None,
+    end: int | None = None,
+) -> go.Figure:
+    """Heads x residues attention plus the mean, aligned with a hydrophobicity track."""
     if pred.attention is None:
         raise ValueError("prediction was made without attention=True")
-    rows = np.vstack([pred.attention, pred.attention.mean(axis=0, keepdims=True)])
-    labels = [f"head {i + 1}" for i in range(pred.attention.shape[0])] + ["mean"]
-    positions = np.arange(1, len(sequence) + 1)
-    hover = [[f"{aa}{pos}" for aa, pos in zip(sequence, positions)] for _ in labels]
-    fig = go.Figure(
-        go.Heatmap(
-            z=rows, x=positions, y=labels, text=hover, colorscale="Viridis",
-            hovertemplate="%{y} · %{text}: %{z:.4f}<extra></extra>",
-        )
+    return attention_figure(
+        pred.attention,
+        sequence,
+        regions=regions,
+        start=start,
+        end=end,
+        title=f"{pred.id}: attention over residues",
     )
-    fig.update_layout(
-        height=120 + 30 * len(labels),
-        xaxis_title="residue position",
-        margin=dict(l=10, r=10, t=30, b=10),
+
+
+def attention_figure(
+    attention: np.ndarray,
+    sequence: str,
+    regions: Sequence[Any] = (),
+    start: int | None = None,
+    end: int | None = None,
+    title: str | None = None,
+    hydro_window: int = 9,
+) -> go.Figure:
+    """Attention of every pooling head over the residues, the mean over heads, and below it
+    the Kyte-Doolittle hydropathy (``hydro_window``-residue mean) on the same x axis.
+
+    ``regions``: objects with ``kind``, ``start``, ``end`` (1-based, inclusive), drawn as
+    shaded bands. ``start``/``end`` (1-based, inclusive) zoom to a window; windows of at most
+    :data:`LETTER_TICKS_MAX` residues are labelled with their amino-acid letters.
+    """
+    from .app_support import TM_THRESHOLD, kyte_doolittle
+
+    att = np.asarray(attention, dtype=float)
+    if att.ndim == 1:
+        att = att[None, :]
+    length = att.shape[1]
+    if length != len(sequence):
+        raise ValueError(f"attention covers {length} residues but the sequence has {len(sequence)}")
+    lo = max(1, int(start or 1))
+    hi = min(length, int(end or length))
+    if hi < lo:
+        lo, hi = 1, length
+    rows = np.vstack([att, att.mean(axis=0, keepdims=True)])
+    labels = [f"head {i + 1}" for i in range(att.shape[0])] + ["mean"]
+    positions = np.arange(1, length + 1)
+    residues = list(sequence.upper())
+    hover = [[f"{aa}{pos}" for aa, pos in zip(residues, positions)] for _ in labels]
+    hydro = kyte_doolittle(sequence, hydro_window)
+
+    lanes = [k for k in LANES if any(getattr(r, "kind", "") == k for r in regions)]
+    n_rows = 3 if lanes else 2
+    hydro_row = n_rows
+    heights = [0.6, 0.06 + 0.05 * len(lanes), 0.34] if lanes else [0.64, 0.36]
+    fig = make_subplots(
+        rows=n_rows, cols=1, shared_xaxes=True, vertical_spacing=0.035, row_heights=heights
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=rows,
+            x=positions,
+            y=labels,
+            text=hover,
+            colorscale="Viridis",
+            zmin=0,
+            colorbar=dict(
+                title=dict(text="attention", side="right"),
+                len=0.55,
+                y=1.0,
+                yanchor="top",
+                thickness=14,
+            ),
+            hovertemplate="%{y} · %{text}: %{z:.4f}<extra></extra>",
+            xgap=0 if hi - lo > 200 else 0.5,
+            ygap=1,
+        ),
+        row=1,
+        col=1,
+    )
+    fig.update_yaxes(autorange="reversed", row=1, col=1)  # head 1 on top, mean last
+    fig.add_trace(
+        go.Scatter(
+            x=positions,
+            y=hydro,
+            mode="lines",
+            line=dict(color="#374151", width=1.8),
+            fill="tozeroy",
+            fillcolor="rgba(55,65,81,0.12)",
+            name="hydropathy",
+            text=[f"{aa}{pos}" for aa, pos in zip(residues, positions)],
+            hovertemplate=f"%{{text}}: Kyte-Doolittle {hydro_window}-residue mean %{{y:.2f}}"
+            "<extra></extra>",
+            connectgaps=False,
+        ),
+        row=hydro_row,
+        col=1,
+    )
+    fig.add_hline(
+        y=TM_THRESHOLD,
+        line=dict(color="#E69F00", dash="dot", width=1.5),
+        row=hydro_row,
+        col=1,
+        annotation_text=f"TM-like above {TM_THRESHOLD} (19-residue mean)",
+        annotation_position="top right",
+        annotation_font_size=12,
+    )
+    fig.add_hline(y=0, line=dict(color="#9ca3af", width=1), row=hydro_row, col=1)
+
+    if lanes:
+        for region in regions:
+            kind = getattr(region, "kind", "")
+            if kind not in lanes:
+                continue
+            lane = lanes.index(kind)
+            colour = LANE_COLOURS[kind]
+            fig.add_shape(
+                type="rect",
+                x0=region.start - 0.5,
+                x1=region.end + 0.5,
+                y0=lane - 0.38,
+                y1=lane + 0.38,
+                fillcolor=colour,
+                line_width=0,
+                row=2,
+                col=1,
+            )
+            if kind != "attention":
+                fig.add_vrect(
+                    x0=region.start - 0.5,
+                    x1=region.end + 0.5,
+                    fillcolor=REGION_COLOURS[kind],
+                    line_width=0,
+                    layer="below",
+                    row=hydro_row,
+                    col=1,
+                )
+        hover_regions = [r for r in regions if getattr(r, "kind", "") in lanes]
+        fig.add_trace(
+            go.Scatter(
+                x=[(r.start + r.end) / 2 for r in hover_regions],
+                y=[lanes.index(r.kind) for r in hover_regions],
+                mode="markers",
+                marker=dict(size=14, color="rgba(0,0,0,0)"),
+                text=[
+                    f"{LANE_NAMES[r.kind]} {r.start}–{r.end}" + (f": {r.note}" if r.note else "")
+                    for r in hover_regions
+                ],
+                hovertemplate="%{text}<extra></extra>",
+            ),
+            row=2,
+            col=1,
+        )
+        fig.update_yaxes(
+            row=2,
+            col=1,
+            range=[len(lanes) - 0.5, -0.5],
+            tickmode="array",
+            tickvals=list(range(len(lanes))),
+            ticktext=[LANE_NAMES[k] for k in lanes],
+            showgrid=False,
+            zeroline=False,
+            tickfont=dict(size=12),
+        )
+
+    xaxis = dict(range=[lo - 0.5, hi + 0.5])
+    fig.update_xaxes(**xaxis)
+    if hi - lo + 1 <= LETTER_TICKS_MAX:
+        ticks = list(range(lo, hi + 1))
+        fig.update_xaxes(
+            row=hydro_row,
+            col=1,
+            tickmode="array",
+            tickvals=ticks,
+            tickangle=0,
+            ticktext=[
+                f"{residues[p - 1]}<br>{p}" if p % 10 == 0 or p == lo else residues[p - 1]
+                for p in ticks
+            ],
+            tickfont=dict(family="Menlo, Consolas, monospace", size=13 if hi - lo < 60 else 10),
+        )
+    fig.update_xaxes(title_text="residue position", row=hydro_row, col=1)
+    fig.update_yaxes(title_text="hydropathy", row=hydro_row, col=1, zeroline=False)
+    _layout(
+        fig,
+        height=max(420, 230 + 26 * len(labels) + 150 + 22 * len(lanes)),
+        margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+        title=dict(text=title, x=0.01) if title else None,
+        showlegend=False,
     )
     return fig
+
+
+# --------------------------------------------------------------------------------- batch
+
+
+def class_count_bars(
+    localizations: Sequence[str | None], title: str = "Predicted classes"
+) -> go.Figure:
+    """Bars counting the predicted class of each record; None counts as 'not predicted'."""
+    counts = [sum(1 for loc in localizations if loc == c) for c in CLASSES]
+    names, colours = [_wrap(c) for c in CLASSES], [COLOURS[c] for c in CLASSES]
+    missing = sum(1 for loc in localizations if loc is None or loc not in CLASSES)
+    if missing:
+        counts.append(missing)
+        names.append("not predicted<br>(input error)")
+        colours.append("#9ca3af")
+    total = max(sum(counts), 1)
+    fig = go.Figure(
+        go.Bar(
+            y=names,
+            x=counts,
+            orientation="h",
+            marker_color=colours,
+            text=[f"{c:,} ({c / total:.0%})" for c in counts],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x}<extra></extra>",
+        )
+    )
+    _layout(
+        fig,
+        title=dict(text=title, x=0.01),
+        height=80 + 42 * len(names),
+        xaxis=dict(title="proteins", range=[0, max(counts) * 1.25 + 1], gridcolor="#e5e7eb"),
+        yaxis=dict(autorange="reversed"),
+        margin=dict(l=10, r=30, t=60, b=10),
+        showlegend=False,
+    )
+    return fig
+
+
+# ----------------------------------------------------------------------- cross-validation
+
+
+def confusion_matrix_heatmap(
+    matrix: Sequence[Sequence[float]],
+    labels: Sequence[str] = CLASSES,
+    title: str = "Confusion matrix",
+    normalise: bool = True,
+) -> go.Figure:
+    """Rows = true class, columns = predicted. Colour = share of the true class (recall) when
+    ``normalise``; each cell shows the count and that share."""
+    cm = np.asarray(matrix, dtype=float)
+    totals = cm.sum(axis=1, keepdims=True)
+    share = np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+    z = share if normalise else cm
+    text = [
+        [f"{int(round(cm[i, j])):,}<br>{share[i, j]:.0%}" for j in range(cm.shape[1])]
+        for i in range(cm.shape[0])
+    ]
+    names = [SHORT_NAMES.get(c, c) for c in labels]
+    full = [
+        [f"true {labels[i]} → predicted {labels[j]}" for j in range(len(labels))]
+        for i in range(len(labels))
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=names,
+            y=names,
+            text=text,
+            texttemplate="%{text}",
+            customdata=full,
+            colorscale="Blues",
+            zmin=0,
+            zmax=1 if normalise else None,
+            textfont=dict(size=13),
+            colorbar=dict(
+                title=dict(text="share of<br>true class" if normalise else "count"),
+                tickformat=".0%" if normalise else None,
+                thickness=14,
+            ),
+            hovertemplate="%{customdata}<br>%{text}<extra></extra>",
+        )
+    )
+    _layout(
+        fig,
+        title=dict(text=title, x=0.01),
+        xaxis=dict(title="predicted", side="bottom"),
+        yaxis=dict(title="true", autorange="reversed"),
+        height=520,
+        margin=dict(l=10, r=10, t=60, b=10),
+    )
+    return fig
+
+
+def per_class_bars(
+    rows: Sequence[Mapping[str, Any]],
+    metrics: Sequence[str] = ("precision", "recall", "f1", "mcc"),
+    title: str = "Per-class metrics",
+) -> go.Figure:
+    """Grouped bars: one group per class, one bar per metric (missing values skipped)."""
+    fig = go.Figure()
+    palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7"]
+    for k, metric in enumerate(metrics):
+        values = [row.get(metric) for row in rows]
+        if all(v is None for v in values):
+            continue
+        fig.add_trace(
+            go.Bar(
+                name={"f1": "F1", "mcc": "MCC"}.get(metric, metric),
+                x=[_wrap(str(row.get("class"))) for row in rows],
+                y=[np.nan if v is None else v for v in values],
+                marker_color=palette[k % len(palette)],
+                hovertemplate="%{x}: %{y:.3f}<extra>" + metric + "</extra>",
+            )
+        )
+    _layout(
+        fig,
+        barmode="group",
+        title=dict(text=title, x=0.01),
+        height=420,
+        yaxis=dict(range=[0, 1.05], title="score"),
+        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
+        margin=dict(l=10, r=10, t=70, b=10),
+    )
+    return fig
+
+
+def reliability_diagram(
+    bins: Sequence[Mapping[str, Any]], ece: float | None = None, title: str = "Reliability diagram"
+) -> go.Figure:
+    """Accuracy against mean confidence per confidence bin, with bin counts below."""
+    used = [b for b in bins if b.get("count") and b.get("mean_confidence") is not None]
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.05
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name="perfect calibration",
+            line=dict(color="#9ca3af", dash="dash"),
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[b["mean_confidence"] for b in used],
+            y=[b["accuracy"] for b in used],
+            mode="lines+markers",
+            name="model",
+            line=dict(color="#0072B2", width=2.5),
+            marker=dict(size=9),
+            customdata=[b["count"] for b in used],
+            hovertemplate="confidence %{x:.2f} → accuracy %{y:.2f} (%{customdata} proteins)"
+            "<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    centres = [((b.get("lower") or 0) + (b.get("upper") or 0)) / 2 for b in bins]
+    widths = [((b.get("upper") or 0) - (b.get("lower") or 0)) * 0.9 for b in bins]
+    fig.add_trace(
+        go.Bar(
+            x=centres,
+            y=[b.get("count", 0) for b in bins],
+            width=widths,
+            marker_color="#56B4E9",
+            name="proteins per bin",
+            hovertemplate="%{y} proteins<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.update_xaxes(range=[0, 1.01], row=1, col=1)
+    fig.update_xaxes(range=[0, 1.01], title_text="confidence (top-class probability)", row=2, col=1)
+    fig.update_yaxes(range=[0, 1.02], title_text="accuracy", row=1, col=1)
+    fig.update_yaxes(
+        title_text="count",
+        type="log" if max([b.get("count", 0) for b in bins] or [0]) > 200 else "linear",
+        row=2,
+        col=1,
+    )
+    label = title + (f" (ECE {ece:.3f})" if ece is not None else "")
+    _layout(
+        fig,
+        title=dict(text=label, x=0.01),
+        height=520,
+        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
+        margin=dict(l=10, r=10, t=70, b=10),
+    )
+    return fig
+
+
+def comparison_bars(
+    predictors: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any] | None]],
+    metrics: Sequence[str] = ("accuracy", "macro_f1", "mcc"),
+    title: str = "Side by side",
+) -> go.Figure:
+    """Grouped bars: one group per metric, one bar per predictor (name, values, sd or None)."""
+    names = {"accuracy": "accuracy", "macro_f1": "macro-F1", "mcc": "MCC"}
+    fig = go.Figure()
+    for k, (name, values, sd) in enumerate(predictors):
+        ys = [values.get(m) for m in metrics]
+        errs = [(sd or {}).get(m) for m in metrics]
+        fig.add_trace(
+            go.Bar(
+                name=name,
+                x=[names.get(m, m) for m in metrics],
+                y=[np.nan if v is None else v for v in ys],
+                error_y=dict(
+                    type="data",
+                    array=[0 if e is None else e for e in errs],
+                    visible=any(e is not None for e in errs),
+                ),
+                marker_color=PREDICTOR_COLOURS[k % len(PREDICTOR_COLOURS)],
+                text=["–" if v is None else f"{v:.3f}" for v in ys],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate=name + " · %{x}: %{y:.3f}<extra></extra>",
+            )
+        )
+    _layout(
+        fig,
+        barmode="group",
+        title=dict(text=title, x=0.01),
+        height=420,
+        yaxis=dict(range=[0, 1.1], title="score"),
+        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
+        margin=dict(l=10, r=10, t=80, b=10),
+    )
+    return fig
+
+
+# -------------------------------------------------------------------------------- export
+
+
+def figures_html(
+    figures: Sequence[tuple[str, go.Figure]], title: str, notes: Sequence[str] = ()
+) -> str:
+    """One self-contained HTML page (plotly.js inlined once; works offline) for slides."""
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:Arial,sans-serif;max-width:1200px;margin:2em auto;"
+        "color:#1f2937}h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em}"
+        ".note{background:#fff7ed;border-left:4px solid #E69F00;padding:.6em 1em}</style>",
+        "</head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    parts += [f"<p class='note'>{html.escape(n)}</p>" for n in notes]
+    for k, (heading, fig) in enumerate(figures):
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=(k == 0), config=PLOT_CONFIG))
+    parts.append("</body></html>")
+    return "\n".join(parts)

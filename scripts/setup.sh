@@ -14,6 +14,7 @@ if [ "${1:-}" = "--dev" ]; then
     .venv/bin/pip install --quiet -r requirements-dev.txt
     missing=()
     command -v mmseqs >/dev/null || missing+=(mmseqs2)
+    command -v chromium >/dev/null || missing+=(chromium)
     if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
             apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null

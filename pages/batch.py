@@ -1,0 +1,288 @@
+"""Batch page: a FASTA file in, a filterable table of predictions out; bad records listed."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import (
+    BATCH,
+    Result,
+    downloads,
+    load_predictor,
+    no_model_message,
+    plot,
+    selected_model,
+    store,
+    stored,
+)
+from protloc import app_support as S
+from protloc.classes import CLASSES, GROUP_NAMES
+from protloc.errors import UserError
+from protloc.figures import class_count_bars, figures_html
+from protloc.output import PROB_COLUMNS
+from protloc.sequences import MAX_LENGTH, parse_bytes
+
+PARSED = "batch_parsed"
+
+st.title("Batch prediction")
+st.markdown(
+    f"Upload a FASTA file (plain text or `.gz`, **up to {S.MAX_UPLOAD_MB} MB**) or paste FASTA. "
+    f"The app predicts **up to {S.APP_BATCH_LIMIT:,} sequences per batch** (the command line "
+    f"`protloc predict` takes up to 10,000) of {5}–{MAX_LENGTH:,} residues each. Every record "
+    "is checked first; records that cannot be predicted are listed with the reason and kept in "
+    "the downloads, never dropped."
+)
+
+model = selected_model()
+if model is None:
+    no_model_message()
+    st.stop()
+
+tab_file, tab_paste = st.tabs(["Upload a FASTA file", "Paste FASTA"])
+with tab_file:
+    upload = st.file_uploader(
+        "FASTA file",
+        type=["fasta", "fa", "faa", "fas", "fsa", "txt", "gz"],
+        key="batch_file",
+        help=f"At most {S.MAX_UPLOAD_MB} MB; gzip-compressed files are fine.",
+    )
+with tab_paste:
+    pasted = st.text_area(
+        "FASTA text",
+        key="batch_text",
+        height=160,
+        placeholder=">protein_1\nMKKTAIAIAV…\n>protein_2\nMSTNPKPQR…",
+    )
+
+group = st.selectbox(
+    "Organism group (for every sequence in the batch)",
+    list(GROUP_NAMES),
+    index=list(GROUP_NAMES).index("unknown"),
+    format_func=GROUP_NAMES.get,
+    key="batch_group",
+)
+
+if upload is not None:
+    data, name = upload.getvalue(), upload.name
+elif pasted.strip():
+    data, name = pasted.encode("utf-8"), "pasted text"
+else:
+    data, name = b"", ""
+
+records = None
+if data:
+    signature = hashlib.sha1(data).hexdigest() + name
+    parsed = st.session_state.get(PARSED)
+    if not parsed or parsed[0] != signature:
+        try:
+            parsed = (signature, parse_bytes(data, name=name), None)
+        except UserError as exc:
+            parsed = (signature, None, str(exc))
+        st.session_state[PARSED] = parsed
+    _, records, problem = parsed
+    if problem:
+        st.error(problem, icon=":material/error:")
+        records = None
+
+if records is not None:
+    n_error = sum(r.status == "error" for r in records)
+    n_warn = sum(r.status == "warning" for r in records)
+    st.markdown(
+        f"**{name}**: {len(records):,} records — {len(records) - n_error - n_warn:,} fine, "
+        f"{n_warn:,} cleaned up or flagged (warning), **{n_error:,} cannot be predicted** (error)."
+    )
+    if len(records) > S.APP_BATCH_LIMIT:
+        st.error(
+            f"This input holds {len(records):,} sequences; the app predicts at most "
+            f"{S.APP_BATCH_LIMIT:,} per batch. Split the file, or use the command line: "
+            "`protloc predict -f FILE -o results/`.",
+            icon=":material/error:",
+        )
+        records = None
+    else:
+        flagged = [r for r in records if r.status != "ok"]
+        if flagged:
+            with st.expander(
+                f"Validation messages for {len(flagged):,} record(s)", expanded=n_error > 0
+            ):
+                for r in flagged:
+                    text = f"**{r.id}** (record {r.index + 1}): " + " ".join(r.messages)
+                    (st.error if r.status == "error" else st.warning)(text)
+
+if records is not None:
+    to_predict = sum(r.ok for r in records)
+    clicked = st.button(
+        f"Predict {to_predict:,} sequence(s)",
+        type="primary",
+        disabled=to_predict == 0,
+        key="batch_predict",
+    )
+    if to_predict == 0:
+        st.error(
+            "None of the records can be predicted; see the messages above.", icon=":material/error:"
+        )
+    if clicked:
+        bar = st.progress(0.0, text="Loading the model…")
+        try:
+            predictor = load_predictor(model)
+            bar.progress(0.0, text=f"0 of {to_predict:,} sequences predicted")
+
+            def progress(done: int, total: int) -> None:
+                bar.progress(
+                    done / max(total, 1), text=f"{done:,} of {total:,} sequences predicted"
+                )
+
+            predictions = predictor.predict(records, group=group, attention=True, progress=progress)
+        except UserError as exc:
+            st.error(f"The prediction could not run: {exc}", icon=":material/error:")
+        except Exception as exc:  # never a traceback
+            st.error(
+                f"The prediction failed unexpectedly ({type(exc).__name__}: {exc}).",
+                icon=":material/error:",
+            )
+        else:
+            bar.progress(1.0, text=f"Done: {to_predict:,} sequences predicted")
+            store(BATCH, Result(list(records), predictions, model.name, group, name))
+
+result = stored(BATCH)
+if result is None:
+    st.stop()
+
+st.divider()
+st.header("Results")
+st.caption(
+    f"{result.source} · model {result.model} · {GROUP_NAMES[result.group]} · "
+    f"{len(result.records):,} records"
+)
+
+
+def full_table() -> pd.DataFrame:
+    table = result.table().copy()
+    table.insert(1, "Status", [r.status for r in result.records])
+    table.insert(2, "Length", [len(r.sequence) if r.ok else None for r in result.records])
+    table.insert(0, "#", range(1, len(table) + 1))
+    return table
+
+
+table = result.memo("full_table", full_table)
+errors = table[table["Status"] == "error"]
+m1, m2, m3 = st.columns(3)
+m1.metric("Predicted", f"{int((table['Status'] != 'error').sum()):,}")
+m2.metric("With warnings", f"{int((table['Warnings'].fillna('') != '').sum()):,}")
+m3.metric("Not predicted (errors)", f"{len(errors):,}")
+
+chart_col, filter_col = st.columns([3, 2], gap="large")
+with chart_col:
+    plot(
+        result.memo(
+            "counts",
+            lambda: class_count_bars(
+                table["Localization"].where(table["Localization"].notna(), None).tolist()
+            ),
+        ),
+        key="batch_counts",
+    )
+with filter_col:
+    st.markdown("**Filter and sort the table**")
+    classes = st.multiselect(
+        "Predicted class", list(CLASSES), default=list(CLASSES), key="batch_classes"
+    )
+    min_conf = st.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05, key="batch_min_conf")
+    only_flagged = st.checkbox("Only records with warnings or errors", key="batch_flagged")
+    sort = st.selectbox(
+        "Sort by",
+        [
+            "input order",
+            "confidence (high first)",
+            "confidence (low first)",
+            "fold spread (high first)",
+            "class",
+            "ID",
+        ],
+        key="batch_sort",
+    )
+
+view = table
+keep = view["Localization"].isin(classes) & (view["Confidence"].fillna(0) >= min_conf)
+if len(classes) == len(CLASSES) and min_conf == 0:
+    keep |= view["Status"] == "error"  # errors have no class: shown unless filtered by class
+if only_flagged:
+    keep &= (view["Status"] != "ok") | (view["Warnings"].fillna("") != "")
+view = view[keep]
+order = {
+    "confidence (high first)": ("Confidence", False),
+    "confidence (low first)": ("Confidence", True),
+    "fold spread (high first)": ("FoldSpread", False),
+    "class": ("Localization", True),
+    "ID": ("ID", True),
+}
+if sort in order:
+    column, ascending = order[sort]
+    view = view.sort_values(column, ascending=ascending, na_position="last", kind="stable")
+
+st.markdown(
+    f"Showing **{len(view):,}** of {len(table):,} records (click a column header to sort too)."
+)
+st.dataframe(
+    view,
+    hide_index=True,
+    key="batch_table",
+    column_order=[
+        "#",
+        "ID",
+        "Status",
+        "Localization",
+        "Confidence",
+        "FoldSpread",
+        "Length",
+        "Warnings",
+        "Error",
+        *PROB_COLUMNS,
+    ],
+    column_config={
+        "Confidence": st.column_config.ProgressColumn(
+            "Confidence", min_value=0.0, max_value=1.0, format="percent"
+        ),
+        "FoldSpread": st.column_config.NumberColumn("Fold spread", format="%.3f"),
+        "Warnings": st.column_config.TextColumn("Warnings", width="large"),
+        "Error": st.column_config.TextColumn("Error", width="large"),
+    },
+)
+if len(errors):
+    with st.expander(f"{len(errors):,} record(s) not predicted, and why", expanded=True):
+        for _, row in errors.iterrows():
+            st.error(f"**{row['ID']}** (record {row['#']}): {row['Error']}")
+
+st.markdown("#### Downloads")
+downloads(
+    result,
+    lambda: figures_html(
+        [
+            (
+                "Predicted classes",
+                class_count_bars(
+                    table["Localization"].where(table["Localization"].notna(), None).tolist()
+                ),
+            )
+        ],
+        f"protloc batch: {result.source} ({result.model})",
+    ),
+    "protloc_batch",
+    key="batch",
+)
+st.download_button(
+    "Filtered table (CSV)",
+    view.drop(columns=["#"]).to_csv(index=False),
+    "protloc_batch_filtered.csv",
+    "text/csv",
+    key="batch_filtered_csv",
+    icon=":material/download:",
+)
+st.page_link(
+    "pages/explorer.py",
+    label="Explore the attention of any protein in this batch",
+    icon=":material/insights:",
+)

@@ -1,0 +1,180 @@
+"""Attention explorer: zoom into one protein's attention, with its top regions and features."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import plot, protein_choices
+from protloc import app_support as S
+from protloc.figures import attention_figure, figures_html
+
+st.title("Attention explorer")
+st.markdown(
+    "Where in the sequence did the model look? Pick a protein from your last prediction or "
+    "batch, zoom into a stretch of residues, and compare the attention with sequence features "
+    "a biologist would check: an N-terminal **signal peptide** and **transmembrane** segments."
+)
+
+choices = protein_choices()
+if not choices:
+    st.info(
+        "No predictions yet. Predict a protein on the **Predict** page or a file on the "
+        "**Batch** page; its attention then appears here.",
+        icon=":material/info:",
+    )
+    st.page_link("pages/predict.py", label="Go to Predict", icon=":material/biotech:")
+    st.stop()
+
+labels = [label for label, _, _ in choices]
+pick = st.selectbox(
+    "Protein", range(len(choices)), format_func=labels.__getitem__, key="explorer_protein"
+)
+_, record, pred = choices[pick]
+sequence = record.sequence
+length = len(sequence)
+
+regions = S.sequence_regions(sequence)
+mean = S.mean_attention(pred.attention)
+
+c1, c2, c3 = st.columns([2, 1, 1])
+with c1:
+    window = st.slider(
+        "Residues shown (drag both ends to zoom; ≤120 residues shows letters)",
+        1,
+        length,
+        (1, length),
+        key=f"explorer_window_{record.id}",
+    )
+with c2:
+    n_top = st.number_input("Top regions", 1, 15, 5, key="explorer_n_top")
+    width = st.number_input(
+        "Region width (residues)", 3, 31, S.TOP_WINDOW, step=2, key="explorer_width"
+    )
+with c3:
+    show_features = st.checkbox("Mark SP-/TM-like segments", True, key="explorer_features")
+    show_top = st.checkbox("Mark top-attended regions", True, key="explorer_top")
+
+top = S.top_attended_regions(mean, sequence, n=int(n_top), window=int(width))
+marked = (regions if show_features else []) + (top if show_top else [])
+figure = attention_figure(
+    pred.attention,
+    sequence,
+    regions=marked,
+    start=window[0],
+    end=window[1],
+    title=f"{record.id}: {pred.localization} ({pred.confidence:.0%})",
+)
+plot(figure, key="explorer_figure")
+
+
+def coloured_sequence() -> str:
+    """The sequence, 50 per line, residues tinted by feature / top attention."""
+    tint = [""] * length
+    for r in top:
+        for i in range(r.start - 1, r.end):
+            tint[i] = "background:#fdba74;"
+    for r in regions:
+        colour = "#bbf7d0" if r.kind == "signal-peptide-like" else "#fde68a"
+        for i in range(r.start - 1, r.end):
+            tint[i] = tint[i] or f"background:{colour};"
+            if tint[i] == "background:#fdba74;":
+                tint[i] += "outline:1px solid #16a34a;" if r.kind == "signal-peptide-like" else ""
+    lines = []
+    for start in range(0, length, 50):
+        cells = "".join(
+            f"<span style='{tint[i]}'>{html.escape(sequence[i])}</span>"
+            if tint[i]
+            else html.escape(sequence[i])
+            for i in range(start, min(start + 50, length))
+        )
+        lines.append(f"<span style='color:#6b7280'>{start + 1:>6} </span>{cells}")
+    return (
+        "<div style='font-family:Menlo,Consolas,monospace;font-size:0.95rem;line-height:1.7;"
+        "white-space:pre;overflow-x:auto'>" + "<br>".join(lines) + "</div>"
+    )
+
+
+left, right = st.columns([2, 3], gap="large")
+with left:
+    st.markdown("#### Top-attended regions")
+    if top:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "rank": k + 1,
+                        "positions": f"{r.start}–{r.end}",
+                        "residues": r.residues,
+                        "share": r.score,
+                        "vs. even": r.note.replace(" an even share", ""),
+                    }
+                    for k, r in enumerate(top)
+                ]
+            ),
+            hide_index=True,
+            column_config={
+                "share": st.column_config.NumberColumn("share of attention", format="percent")
+            },
+        )
+    else:
+        st.info("This prediction carries no attention values.")
+    st.caption(
+        f"Non-overlapping {int(width)}-residue windows holding the largest share of the "
+        "mean attention over heads."
+    )
+with right:
+    st.markdown("#### Sequence")
+    st.markdown(coloured_sequence(), unsafe_allow_html=True)
+    st.caption(
+        "Orange: top-attended regions · green: signal-peptide-like · yellow: transmembrane-like."
+    )
+
+st.markdown("#### Sequence features")
+if regions:
+    st.table(
+        pd.DataFrame(
+            [
+                {
+                    "feature": r.kind,
+                    "positions": f"{r.start}–{r.end}",
+                    "length": r.length,
+                    "residues": r.residues if r.length <= 30 else r.residues[:27] + "…",
+                    "note": r.note,
+                }
+                for r in regions
+            ]
+        ).set_index("feature")
+    )
+else:
+    st.success("No signal-peptide-like region and no transmembrane-like segment found.")
+st.caption(
+    "Heuristics, not SignalP or DeepTMHMM. Signal-peptide-like: a positively charged "
+    f"n-region followed by a hydrophobic h-region within the first {S.SP_SEARCH} residues. "
+    f"Transmembrane-like: {S.TM_WINDOW}-residue windows with Kyte-Doolittle mean > "
+    f"{S.TM_THRESHOLD}. Hover over the feature bars in the chart for details."
+)
+st.info(
+    "Attention shows where the model's pooling layer put its weight. It is a clue, not "
+    "proof: high attention on a signal peptide is reassuring, but the model may also rely on "
+    "residues it attends to weakly.",
+    icon=":material/lightbulb:",
+)
+view_key = (record.id, pred.localization, window, int(n_top), int(width), show_features, show_top)
+cached = st.session_state.get("explorer_html")
+if not cached or cached[0] != view_key:
+    cached = (
+        view_key,
+        figures_html([(f"{record.id}: attention", figure)], f"protloc attention: {record.id}"),
+    )
+    st.session_state["explorer_html"] = cached
+st.download_button(
+    "This view (HTML, works offline)",
+    cached[1],
+    f"protloc_attention_{record.id}.html",
+    "text/html",
+    key="explorer_html_button",
+    icon=":material/download:",
+)

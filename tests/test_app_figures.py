@@ -1,0 +1,121 @@
+"""protloc.figures: the Plotly figures of the app, built and checked without Streamlit."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from protloc import app_support as S
+from protloc.classes import CLASSES
+from protloc.figures import (
+    attention_figure,
+    attention_heatmap,
+    class_count_bars,
+    comparison_bars,
+    confusion_matrix_heatmap,
+    figures_html,
+    per_class_bars,
+    probability_bars,
+    reliability_diagram,
+)
+from protloc.predictor import Prediction
+
+SEQ = S.EXAMPLES["Outer membrane"].sequence
+
+
+def _pred(attention: bool = True) -> Prediction:
+    rng = np.random.default_rng(0)
+    probs = np.array([0.05, 0.05, 0.1, 0.7, 0.05, 0.05])
+    att = rng.random((3, len(SEQ))) if attention else None
+    if att is not None:
+        att /= att.sum(axis=1, keepdims=True)
+    return Prediction("ompa", probs, np.full(6, 0.02), ["Outer membrane"] * 5, attention=att)
+
+
+def test_probability_bars_show_every_class_with_spread():
+    fig = probability_bars(_pred())
+    bar = fig.data[0]
+    assert len(bar.x) == 6 and bar.error_x.array is not None
+    assert "Outer membrane" in fig.layout.title.text and "70%" in fig.layout.title.text
+    assert list(bar.text)[3] == "70%"
+
+
+def test_attention_figure_aligns_heads_mean_features_and_hydropathy():
+    pred = _pred()
+    regions = S.sequence_regions(SEQ) + S.top_attended_regions(pred.attention.mean(0), SEQ)
+    fig = attention_figure(pred.attention, SEQ, regions=regions)
+    heat, hydro = fig.data[0], fig.data[1]
+    assert list(heat.y) == ["head 1", "head 2", "head 3", "mean"]
+    np.testing.assert_allclose(heat.z[-1], pred.attention.mean(axis=0))
+    assert len(heat.x) == len(hydro.x) == len(SEQ)
+    assert np.isnan(hydro.y[0]) and not np.isnan(hydro.y[100])
+    assert len(fig.layout.shapes) >= len(regions)  # feature bars
+    lanes = fig.layout.yaxis2.ticktext
+    assert list(lanes) == ["SP-like", "TM-like", "top attention"]
+
+
+def test_attention_figure_zoom_shows_letters():
+    pred = _pred()
+    fig = attention_figure(pred.attention, SEQ, start=1, end=30)
+    axis = fig.layout.xaxis2
+    assert tuple(axis.range) == (0.5, 30.5)
+    assert axis.ticktext[0].startswith("M") and axis.ticktext[9] == "V<br>10"
+    wide = attention_figure(pred.attention, SEQ)
+    assert wide.layout.xaxis2.ticktext is None
+
+
+def test_attention_heatmap_requires_attention():
+    with pytest.raises(ValueError):
+        attention_heatmap(_pred(attention=False), SEQ)
+    with pytest.raises(ValueError):
+        attention_figure(np.ones((2, 5)), "MKKT")
+    assert isinstance(attention_heatmap(_pred(), SEQ), go.Figure)
+
+
+def test_class_counts_include_records_not_predicted():
+    fig = class_count_bars(["Cytoplasmic", "Cytoplasmic", None, "Periplasmic"])
+    bar = fig.data[0]
+    assert list(bar.x) == [2, 0, 1, 0, 0, 0, 1]
+    assert "not predicted" in bar.y[-1]
+
+
+def test_cv_figures():
+    cm = np.eye(6) * 10 + 1
+    fig = confusion_matrix_heatmap(cm, CLASSES)
+    assert np.allclose(np.asarray(fig.data[0].z).sum(axis=1), 1.0)
+    assert fig.data[0].text[0][0] == "11<br>69%"
+    raw = confusion_matrix_heatmap(np.zeros((6, 6)), CLASSES, normalise=False)
+    assert np.asarray(raw.data[0].z).sum() == 0
+    rows = [{"class": c, "precision": 0.5, "recall": 0.6, "f1": 0.55, "mcc": None} for c in CLASSES]
+    assert [t.name for t in per_class_bars(rows).data] == ["precision", "recall", "F1"]
+    bins = [
+        {
+            "lower": k / 10,
+            "upper": (k + 1) / 10,
+            "count": k,
+            "mean_confidence": k / 10 or None,
+            "accuracy": k / 11 or None,
+        }
+        for k in range(10)
+    ]
+    rel = reliability_diagram(bins, 0.04)
+    assert "ECE 0.040" in rel.layout.title.text and len(rel.data[1].x) == 9
+    comp = comparison_bars(
+        [
+            ("a", {"accuracy": 0.8, "macro_f1": 0.7, "mcc": None}, None),
+            ("b", {"accuracy": 0.7, "macro_f1": 0.6, "mcc": 0.5}, {"accuracy": 0.01}),
+        ]
+    )
+    assert [t.name for t in comp.data] == ["a", "b"] and comp.data[1].error_y.visible
+
+
+def test_figures_html_is_self_contained():
+    page = figures_html(
+        [("one", probability_bars(_pred())), ("two", class_count_bars([]))],
+        "Title <b>",
+        notes=["Caveat & note"],
+    )
+    assert page.count("<h2>") == 2 and "Title &lt;b&gt;" in page and "Caveat &amp; note" in page
+    assert "<script src=" not in page and page.count("<div id=") >= 2
+    assert len(page) > 1_000_000  # plotly.js inlined once
