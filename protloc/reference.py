@@ -232,7 +232,7 @@ def reference_metrics(reference: pd.DataFrame) -> dict[str, float]:
 
     y, p = reference["label"], reference["prediction"]
     return {
-        "n": int(len(reference)),
+        "n": len(reference),
         "accuracy": float(accuracy_score(y, p)),
         "macro_f1": float(f1_score(y, p, average="macro", zero_division=0)),
         "mcc": float(matthews_corrcoef(y, p)),

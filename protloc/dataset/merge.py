@@ -147,6 +147,22 @@ def merge_entries(
             continue
         label = labels[0]
 
+        anchors = sorted({(dlp_partitions[e.accession], e.accession) for e in group_entries
+                          if e.accession and e.accession in dlp_partitions})
+        anchor = None
+        dlp_acc = None
+        bench_anchor = [(p_, a) for p_, a in anchors
+                        if any(e.source == S.BENCHMARK and e.accession == a for e in group_entries)]
+        if bench_anchor:  # a benchmark protein always keeps its own partition
+            anchors = bench_anchor
+        if len({p for p, _ in anchors}) > 1:
+            detail = "identical sequence under DeepLocPro accessions in different partitions: " + ", ".join(
+                f"{a}:{p}" for p, a in anchors)
+            for e in group_entries:
+                removals.append(Removal(entry_id(e), e.source, e.source_id, "dlp_partition_conflict", detail))
+            continue
+        if anchors:
+            anchor, dlp_acc = anchors[0]
         flags: list[str] = list(primary.flags)
         also = sorted({e.source for e in group_entries[1:] if e.label == label and e.source != primary.source})
         if also:
@@ -166,18 +182,6 @@ def merge_entries(
         if len({g for g, _ in known}) > 1:
             flags.append("group_conflict=" + ",".join(sorted({f"{s}:{g}" for g, s in known})))
 
-        anchors = sorted({(dlp_partitions[e.accession], e.accession) for e in group_entries
-                          if e.accession and e.accession in dlp_partitions})
-        anchor = None
-        dlp_acc = None
-        if len({p for p, _ in anchors}) > 1:
-            detail = "identical sequence under DeepLocPro accessions in different partitions: " + ", ".join(
-                f"{a}:{p}" for p, a in anchors)
-            for e in group_entries:
-                removals.append(Removal(entry_id(e), e.source, e.source_id, "dlp_partition_conflict", detail))
-            continue
-        if anchors:
-            anchor, dlp_acc = anchors[0]
         in_bench = any(e.source == S.BENCHMARK for e in group_entries)
         if any(c not in "ACDEFGHIKLMNPQRSTVWY" for c in seq):
             flags.append("nonstandard_residues")

@@ -17,11 +17,11 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
-from ..classes import canonical_group, canonical_label
+from ..classes import canonical_label
 from ..errors import UserError
 
 # --- source names and evidence priority (lower = stronger evidence) -----------------------
@@ -366,6 +366,7 @@ def _psortb_dir_from_deb(deb: Path, cache_dir: Path) -> Path:
     target = cache_dir / f"psortb-deb-{digest}"
     sclblast = target / "usr" / "lib" / "psort" / "conf" / "analysis" / "sclblast"
     if not sclblast.is_dir():
+        cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=cache_dir, prefix="psortb-extract-"))
         subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp)], check=True, capture_output=True)
         if target.exists():
@@ -387,7 +388,8 @@ def fetch_psortb_deb(cache_dir: Path) -> Path:
             "DATA/extra/psortb_sclblast/ or pass --psortb-deb path/to/psortb_*.deb."
         )
     cache_dir.mkdir(parents=True, exist_ok=True)
-    res = subprocess.run(["apt-get", "download", "psortb"], cwd=cache_dir, capture_output=True, text=True)
+    res = subprocess.run(["apt-get", "download", "psortb"], cwd=cache_dir, capture_output=True,
+                         text=True, check=False)
     debs = sorted(cache_dir.glob("psortb_*.deb"))
     if res.returncode != 0 or not debs:
         raise UserError(
