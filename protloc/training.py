@@ -276,12 +276,19 @@ def _append_log(out_dir: Path, epoch: int, loss: float, val_mcc: float, seconds:
         handle.write(f"{epoch}\t{loss:.5f}\t{val_mcc:.5f}\t{seconds:.1f}\n")
 
 
-def fold_split(partitions: np.ndarray, test_fold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices (train, val, test) for one test fold: val = test + 1 (mod 5)."""
+def fold_split(
+    partitions: np.ndarray, test_fold: int, trainable: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices (train, val, test) for one test fold: val = test + 1 (mod 5).
+
+    ``trainable`` (bool per protein) limits training and validation to a subset, e.g. some data
+    sources, while the test fold stays whole so that variants are compared on the same proteins.
+    """
     val_fold = (test_fold + 1) % N_FOLDS
+    usable = np.ones(len(partitions), dtype=bool) if trainable is None else np.asarray(trainable)
     test = np.flatnonzero(partitions == test_fold)
-    val = np.flatnonzero(partitions == val_fold)
-    train = np.flatnonzero((partitions != test_fold) & (partitions != val_fold))
+    val = np.flatnonzero((partitions == val_fold) & usable)
+    train = np.flatnonzero((partitions != test_fold) & (partitions != val_fold) & usable)
     return train, val, test
 
 
@@ -298,12 +305,16 @@ def train_cv(
     data_summary: dict[str, Any] | None = None,
     log: Log = print,
     device: str = "cpu",
+    trainable: np.ndarray | None = None,
 ) -> Manifest:
-    """Train one model per test fold and write a complete checkpoint set to ``out_dir``."""
+    """Train one model per test fold and write a complete checkpoint set to ``out_dir``.
+
+    ``trainable``: see :func:`fold_split`.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     entries, heldout = [], []
     for k in folds:
-        train_idx, val_idx, test_idx = fold_split(partitions, k)
+        train_idx, val_idx, test_idx = fold_split(partitions, k, trainable)
         fold_dir = out_dir / "runs" / f"fold_{k}"
         done_marker = fold_dir / "done.json"
         weights = f"fold_{k}.safetensors"

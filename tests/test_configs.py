@@ -3,19 +3,27 @@ from pathlib import Path
 import pytest
 
 from protloc.commands.train import load_config
-from protloc.embedders import spec_from_id
+from protloc.embedders import make_embedder, spec_from_id
 from protloc.model import FusionConfig, FusionModel, count_parameters
 from protloc.training import TrainConfig
 
-CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").rglob("*.yaml"))
 DIMS = {"features": 57, "esm2": 1280, "prostt5": 1024}
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def _dim(entry: dict) -> int:
+    """Input dimension without building the backbone (ESM-2 / ProstT5 weights are not here)."""
+    spec = {**spec_from_id(entry["id"]), **{k: v for k, v in entry.items() if k != "id"}}
+    if spec["kind"] == "features":
+        return make_embedder(entry).dim
+    return DIMS[spec["kind"]]
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem if p.parent.name == "configs" else f"{p.parent.name}/{p.stem}" for p in CONFIGS])
 def test_experiment_configs_build(path):
     config = load_config(path)
     TrainConfig.from_dict(config["train"])
-    dims = [DIMS[spec_from_id(e["id"])["kind"]] for e in config["embedders"]]
+    dims = [_dim(e) for e in config["embedders"]]
     model = FusionModel(FusionConfig.from_dict({**config["model"], "input_dims": dims}))
     if path.stem == "paper":
         assert count_parameters(model) == 8_412_936
@@ -23,3 +31,14 @@ def test_experiment_configs_build(path):
 
 def test_there_are_configs():
     assert {"offline", "paper"} <= {p.stem for p in CONFIGS}
+
+
+def test_ablation_configs_differ_from_the_default_in_one_respect():
+    base = load_config(Path(__file__).parent.parent / "configs" / "offline.yaml")
+    ablations = [p for p in CONFIGS if p.parent.name == "ablations"]
+    assert len(ablations) >= 5
+    for path in ablations:
+        config = load_config(path)
+        changed = {key for key in ("embedders", "model", "train", "sources", "train_sources")
+                   if config.get(key) != base.get(key)}
+        assert len(changed) == 1, (path.name, changed)

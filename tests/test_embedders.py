@@ -188,3 +188,24 @@ def test_embed_rejects_bare_string_and_keeps_every_character(features):
     with pytest.raises(TypeError, match="single string"):
         features.embed("MKT")
     assert features.embed(["MK T\n"])[0].shape == (5, 57)
+
+
+def test_feature_blocks_subset_is_a_column_slice_with_its_own_id(features):
+    seqs = ["MKTAYIAKQRQISFVKSHFSRQ", "ACDEFGHIKLMNPQRSTVWYX"]
+    sub = make_embedder({"kind": "features", "blocks": ["position", "onehot"]})
+    assert sub.id == "features-v1:onehot+position"  # blocks in output order, whatever the request
+    assert sub.dim == 21 + 4
+    full, part = features.embed(seqs), sub.embed(seqs)
+    for f, p in zip(full, part):
+        assert np.array_equal(p, np.concatenate([f[:, :21], f[:, -4:]], axis=1))
+    again = make_embedder(sub.spec())
+    assert again.id == sub.id and np.array_equal(again.embed(seqs)[0], part[0])
+    assert make_embedder(sub.id).dim == sub.dim  # the id alone rebuilds it
+    assert make_embedder({"kind": "features", "blocks": [n for n, _ in FEATURE_BLOCKS]}).id == "features-v1"
+
+
+def test_feature_blocks_unknown_is_a_user_error():
+    with pytest.raises(UserError, match="Unknown feature block"):
+        make_embedder({"kind": "features", "blocks": ["onehot", "nonsense"]})
+    with pytest.raises(UserError, match="none given"):
+        make_embedder({"kind": "features", "blocks": []})

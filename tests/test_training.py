@@ -47,6 +47,15 @@ def test_fold_split_keeps_test_and_validation_apart():
         assert len(train) + len(val) + len(test) == len(parts)
 
 
+def test_fold_split_trainable_limits_train_and_val_but_not_test():
+    parts = np.repeat(np.arange(5), 4)
+    trainable = np.tile([True, False], 10)
+    train, val, test = fold_split(parts, 0, trainable)
+    assert trainable[train].all() and trainable[val].all()
+    assert sorted(test) == [0, 1, 2, 3]  # the test fold keeps its untrainable proteins
+    assert len(train) == 6 and len(val) == 2
+
+
 def test_class_weights_are_inverse_frequency_and_zero_for_absent():
     w = class_weight_vector(np.array([0, 0, 0, 1]))
     assert w[0] == pytest.approx(4 / (6 * 3))

@@ -109,10 +109,17 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         "dataset_sha256": hashlib.sha256((args.data / "dataset.tsv").read_bytes()).hexdigest(),
         "config": config,
     }
+    trainable = None
+    if config.get("train_sources"):
+        unknown = sorted(set(config["train_sources"]) - set(table["source"]))
+        if unknown:
+            raise UserError(f"train_sources {unknown} are not sources of {args.data}/dataset.tsv")
+        trainable = table["source"].isin(config["train_sources"]).to_numpy()
+        summary["train_sources"] = sorted(config["train_sources"])
     train_cv(
         data, table["id"].tolist(), table["partition"].to_numpy(), model_cfg, train_cfg,
         args.out, specs, name=config["name"], folds=folds, data_summary=summary,
-        log=log, device=args.device,
+        log=log, device=args.device, trainable=trainable,
     )
     print(f"checkpoint set written to {args.out}", file=stdout)
     return 0

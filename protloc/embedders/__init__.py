@@ -40,6 +40,8 @@ def spec_from_id(embedder_id: str) -> dict[str, Any]:
     """Settings implied by a standard id (see the module docstring)."""
     if embedder_id == FEATURES_ID:
         return {"kind": "features"}
+    if embedder_id.startswith(FEATURES_ID + ":"):
+        return {"kind": "features", "blocks": embedder_id.split(":", 1)[1].split("+")}
     match = _ESM_ID.match(embedder_id)
     if match:
         spec: dict[str, Any] = {"kind": "esm2", "model_name": match["model_name"],

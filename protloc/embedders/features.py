@@ -35,6 +35,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import UserError
 from .base import Embedder, check_sequences
 
 FEATURES_ID = "features-v1"
@@ -84,6 +85,31 @@ FEATURE_BLOCKS: tuple[tuple[str, int], ...] = (
     ("position", 4),
 )
 FEATURE_DIM = sum(dim for _, dim in FEATURE_BLOCKS)
+BLOCK_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURE_BLOCKS)
+
+
+def _check_blocks(blocks: Sequence[str] | None) -> tuple[str, ...]:
+    """The requested blocks in output order (all when None); UserError on unknown or empty."""
+    if blocks is None:
+        return BLOCK_NAMES
+    if isinstance(blocks, str):
+        blocks = blocks.split("+")
+    unknown = sorted(set(blocks) - set(BLOCK_NAMES))
+    if unknown or not blocks:
+        raise UserError(
+            f"Unknown feature block(s) {', '.join(unknown) or '(none given)'}; "
+            f"known: {', '.join(BLOCK_NAMES)}."
+        )
+    return tuple(name for name in BLOCK_NAMES if name in blocks)
+
+
+def _block_columns(blocks: tuple[str, ...]) -> np.ndarray:
+    columns, start = [], 0
+    for name, dim in FEATURE_BLOCKS:
+        if name in blocks:
+            columns.extend(range(start, start + dim))
+        start += dim
+    return np.array(columns, dtype=np.int64)
 
 _SCALE_NAMES = (
     "hydrophobicity", "charge", "volume", "helix", "sheet", "turn", "flexibility", "polarity",
@@ -178,20 +204,31 @@ class FeatureEmbedder(Embedder):
 
     kind = "features"
 
-    def __init__(self) -> None:
-        self.id = FEATURES_ID
-        self.dim = FEATURE_DIM
+    def __init__(self, blocks: Sequence[str] | None = None) -> None:
+        self.blocks = _check_blocks(blocks)
+        self._columns = _block_columns(self.blocks)
+        whole = self.blocks == BLOCK_NAMES
+        # A subset (for ablations and two-stream models) gets its own id, so its cache entries
+        # and checkpoints never mix with the full feature set's.
+        self.id = FEATURES_ID if whole else f"{FEATURES_ID}:{'+'.join(self.blocks)}"
+        self.dim = len(self._columns)
         self._lookup, self._static, self._hydro, self._charge = _build_tables()
 
     def spec(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id}
+        spec: dict[str, Any] = {"kind": self.kind, "id": self.id}
+        if self.blocks != BLOCK_NAMES:
+            spec["blocks"] = list(self.blocks)
+        return spec
 
     def embed(self, sequences: Sequence[str]) -> list[np.ndarray]:
-        return [self._embed_one(seq) for seq in check_sequences(sequences)]
+        full = [self._embed_one(seq) for seq in check_sequences(sequences)]
+        if self.blocks == BLOCK_NAMES:
+            return full
+        return [np.ascontiguousarray(a[:, self._columns]) for a in full]
 
     def _embed_one(self, seq: str) -> np.ndarray:
         n = len(seq)
-        out = np.empty((n, self.dim), dtype=np.float32)
+        out = np.empty((n, FEATURE_DIM), dtype=np.float32)
         if n == 0:
             return out
         raw = np.frombuffer(seq.encode("ascii", errors="replace"), dtype=np.uint8)

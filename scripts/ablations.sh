@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Ablations of the default model (configs/ablations/*.yaml), each trained on test fold 0 only
+# (validation fold 1) and compared on the same fold-0 proteins with the default model's fold 0.
+#   PROTLOC_DATA=../shared/data bash scripts/ablations.sh
+# Needs the dataset (BUILD) and checkpoints/default (scripts/train_default.sh). Two runs at a
+# time, one thread each; resumable. Writes runs/ablations/NAME and docs/results/ablations.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA="${PROTLOC_DATA:?set PROTLOC_DATA to a folder laid out like ../shared/data}"
+BUILD="${BUILD:-data_build/dataset}"
+RUNS="${RUNS:-runs/ablations}"
+BASELINE="${BASELINE:-checkpoints/default}"
+PROTLOC=".venv/bin/protloc"
+mkdir -p "$RUNS"
+
+train() {  # NAME: train one ablation on test fold 0
+    "$PROTLOC" train --data "$BUILD" --config "configs/ablations/$1.yaml" --out "$RUNS/$1" \
+        --folds 0 --threads 1 > "$RUNS/$1.out" 2> "$RUNS/$1.log"
+}
+names=()
+for config in configs/ablations/*.yaml; do names+=("$(basename "$config" .yaml)"); done
+for ((i = 0; i < ${#names[@]}; i += 2)); do
+    train "${names[i]}" &
+    if [ $((i + 1)) -lt ${#names[@]} ]; then train "${names[i + 1]}" & fi
+    wait
+done
+.venv/bin/python scripts/ablation_table.py --data "$BUILD" --data-dir "$DATA" \
+    --baseline "$BASELINE" --out docs/results/ablations.md "$RUNS"/*/
