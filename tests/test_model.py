@@ -64,3 +64,26 @@ def test_gradients_reach_every_parameter():
     logits.sum().backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum()]
     assert missing == []
+
+
+def test_bilstm_encoder_equals_a_packed_bidirectional_lstm():
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from protloc.model import BiLSTMEncoder
+
+    torch.manual_seed(0)
+    enc = BiLSTMEncoder(hidden=6, lstm_hidden=5, layers=2, dropout=0.3).eval()
+    ref = torch.nn.LSTM(6, 5, num_layers=2, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for layer in range(2):
+            for module, suffix in ((enc.forward_layers[layer], ""), (enc.backward_layers[layer], "_reverse")):
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(ref, f"{name}_l{layer}{suffix}").copy_(getattr(module, f"{name}_l0"))
+    lengths = torch.tensor([7, 3, 5, 1])
+    x = torch.randn(4, 7, 6)
+    x[1, 3:] = 100.0  # garbage in the padding must not reach real residues
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    want, _ = pad_packed_sequence(ref(packed)[0], batch_first=True, total_length=7)
+    got = enc(x, lengths)
+    assert torch.allclose(got, enc.norm(want), atol=1e-5)
+    assert sum(p.numel() for p in enc.parameters()) == sum(p.numel() for p in ref.parameters()) + 20
