@@ -189,3 +189,38 @@ def test_console_entry_point_runs(tmp_path):
     result = subprocess.run([sys.executable, "-m", "protloc", "predict"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "required" in result.stderr
+
+
+def test_train_sources_unknown_is_one_clear_error(tmp_path):
+    import synthetic
+    from conftest import TINY_CONFIG
+
+    data = synthetic.write_dataset(tmp_path / "data", per_class=5, seed=1)
+    config = tmp_path / "c.yaml"
+    config.write_text(TINY_CONFIG + "train_sources: [nonexistent]\n")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["train", "--data", str(data), "--config", str(config), "--out", str(tmp_path / "o"),
+                 "--cache", str(tmp_path / "cache")], stdout=out, stderr=err)
+    assert code != 0
+    assert "train_sources ['nonexistent'] are not sources" in err.getvalue()
+    assert "Traceback" not in err.getvalue()
+
+
+def test_train_sources_keeps_the_test_fold_whole(tmp_path):
+    import synthetic
+    from conftest import TINY_CONFIG
+
+    data = synthetic.write_dataset(tmp_path / "data", per_class=5, seed=1)
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    table.loc[table.index % 2 == 0, "source"] = "weak"  # half the proteins: not for training
+    table.to_csv(data / "dataset.tsv", sep="\t", index=False)
+    config = tmp_path / "c.yaml"
+    config.write_text(TINY_CONFIG.replace("epochs: 2", "epochs: 1") + "train_sources: [synthetic]\n")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["train", "--data", str(data), "--config", str(config), "--out", str(tmp_path / "o"),
+                 "--cache", str(tmp_path / "cache"), "--folds", "0"], stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    heldout = pd.read_csv(tmp_path / "o" / "heldout.csv")
+    assert sorted(heldout["id"]) == sorted(table.loc[table["partition"] == 0, "id"])
+    n_train = int(((table["partition"] >= 2) & (table["source"] == "synthetic")).sum())
+    assert f"fold 0: train {n_train}," in err.getvalue()
