@@ -105,8 +105,11 @@ def test_temperature_recovers_a_known_scale():
 def test_loss_decreases(data, tmp_path):
     fold, parts, dim = data
     train, val, _ = fold_split(parts, 0)
-    cfg = TrainConfig(epochs=15, batch_size=8, lr=2e-3, patience=100, seed=0)
-    train_fold(config(dim), cfg, fold.subset(train), fold.subset(val), tmp_path, log=lambda m: None)
+    # A model just wide enough to leave the near-uniform plateau (loss ~ ln 6) reliably: with
+    # 25 epochs every seed 0-4 ends 17-39% below its first epoch; this one ends 29% below.
+    cfg = TrainConfig(epochs=25, batch_size=6, lr=3e-3, patience=100, seed=0, warmup_epochs=0.0)
+    wider = FusionConfig(**{**config(dim).__dict__, "hidden": 32, "lstm_hidden": 16})
+    train_fold(wider, cfg, fold.subset(train), fold.subset(val), tmp_path, log=lambda m: None)
     log = np.loadtxt(tmp_path / "log.tsv", skiprows=1)
     assert log[-1, 1] < log[0, 1] * 0.9
 
