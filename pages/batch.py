@@ -23,7 +23,13 @@ from protloc.classes import CLASSES, GROUP_NAMES
 from protloc.errors import UserError
 from protloc.figures import class_count_bars, figures_html
 from protloc.output import PROB_COLUMNS
-from protloc.sequences import MAX_LENGTH, parse_bytes
+from protloc.sequences import (
+    MAX_LENGTH,
+    MAX_RECORDS,
+    MAX_TOTAL_RESIDUES,
+    MIN_LENGTH,
+    parse_bytes,
+)
 
 PARSED = "batch_parsed"
 
@@ -31,9 +37,10 @@ st.title("Batch prediction")
 st.markdown(
     f"Upload a FASTA file (plain text or `.gz`, **up to {S.MAX_UPLOAD_MB} MB**) or paste FASTA. "
     f"The app predicts **up to {S.APP_BATCH_LIMIT:,} sequences per batch** (the command line "
-    f"`protloc predict` takes up to 10,000) of {5}–{MAX_LENGTH:,} residues each. Every record "
-    "is checked first; records that cannot be predicted are listed with the reason and kept in "
-    "the downloads, never dropped."
+    f"`protloc predict` takes up to {MAX_RECORDS:,}) of {MIN_LENGTH}–{MAX_LENGTH:,} residues "
+    f"each, at most {MAX_TOTAL_RESIDUES:,} residues in all. Every record is checked first; "
+    "records that cannot be predicted are listed with the reason and kept in the downloads, "
+    "never dropped."
 )
 
 model = selected_model()
@@ -45,7 +52,7 @@ tab_file, tab_paste = st.tabs(["Upload a FASTA file", "Paste FASTA"])
 with tab_file:
     upload = st.file_uploader(
         "FASTA file",
-        type=["fasta", "fa", "faa", "fas", "fsa", "txt", "gz"],
+        type=list(S.FASTA_UPLOAD_TYPES),
         key="batch_file",
         help=f"At most {S.MAX_UPLOAD_MB} MB; gzip-compressed files are fine.",
     )
@@ -78,6 +85,8 @@ if data:
     parsed = st.session_state.get(PARSED)
     if not parsed or parsed[0] != signature:
         try:
+            if upload is not None:
+                S.check_upload_name(name, S.FASTA_UPLOAD_TYPES)
             parsed = (signature, parse_bytes(data, name=name), None)
         except UserError as exc:
             parsed = (signature, None, str(exc))

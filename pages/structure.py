@@ -10,6 +10,7 @@ import streamlit.components.v1 as components
 
 from pages.common import ROOT, protein_choices
 from protloc import app_support as S
+from protloc.errors import UserError
 
 VIEWER_HEIGHT = 540
 STATE = "structure_view"
@@ -53,7 +54,9 @@ with col_style:
     style = st.selectbox("Style", ["cartoon", "stick", "sphere"], key="structure_style")
 
 upload = st.file_uploader(
-    "Structure file (PDB or mmCIF)", type=["pdb", "ent", "cif", "mmcif", "gz"], key="structure_file"
+    "Structure file (PDB or mmCIF)",
+    type=list(S.STRUCTURE_UPLOAD_TYPES),
+    key="structure_file",
 )
 with st.expander("…or paste PDB / mmCIF text"):
     pasted = st.text_area(
@@ -74,8 +77,10 @@ else:
     st.stop()
 
 try:
+    if upload is not None:
+        S.check_upload_name(name, S.STRUCTURE_UPLOAD_TYPES)
     structure = S.read_structure(data, name)
-except S.StructureError as exc:
+except (S.StructureError, UserError) as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
 

@@ -37,6 +37,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from .classes import CLASSES, canonical_label
+from .errors import UserError
 from .predictor import DEFAULT_CHECKPOINT, available_checkpoints
 
 # ------------------------------------------------------------------------------- settings
@@ -52,6 +53,23 @@ APP_BATCH_LIMIT = 1_000
 SINGLE_PAGE_LIMIT = 10
 #: Upload size limit in MB; must match ``server.maxUploadSize`` in .streamlit/config.toml.
 MAX_UPLOAD_MB = 20
+#: File name endings the Batch page reads (FASTA text, or gzip-compressed FASTA).
+FASTA_UPLOAD_TYPES: tuple[str, ...] = ("fasta", "fa", "faa", "fas", "fsa", "txt", "gz")
+#: File name endings the Structure page reads (PDB or mmCIF text, or gzip-compressed).
+STRUCTURE_UPLOAD_TYPES: tuple[str, ...] = ("pdb", "ent", "cif", "mmcif", "gz")
+
+
+def check_upload_name(name: str, allowed: Sequence[str]) -> None:
+    """Refuse an uploaded file whose name does not end in one of ``allowed`` (without dots).
+
+    Streamlit filters by extension in the browser and again on the server; this check states
+    the rule in the library, so the pages cannot drift from it, with a message for the user.
+    The content is still checked by the parsers (a binary file named .fasta is refused there).
+    """
+    suffixes = [s.lower() for s in Path(name).suffixes]
+    if "\0" in name or not suffixes or suffixes[-1].lstrip(".") not in allowed:
+        listed = ", ".join(f".{ext}" for ext in allowed)
+        raise UserError(f"{name!r} is not an accepted file type; upload one of: {listed}.")
 
 
 def checkpoint_root() -> Path:

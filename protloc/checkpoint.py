@@ -131,12 +131,43 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
+        if _looks_pickled(path):
+            raise UserError(
+                f"refusing to load {path.name}: it is a pickle-based PyTorch file renamed "
+                ".safetensors (pickles can run code when loaded); only real safetensors "
+                "weight files are accepted"
+            ) from None
         raise UserError(f"{path.name} is not a valid safetensors file ({exc})") from exc
+
+
+# torch.save writes a zip archive; plain pickles start with the PROTO opcode (0x80) and a
+# protocol number. Only consulted after safetensors has refused the file, so a safetensors
+# header length that happens to start with these bytes is never misread.
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_PROTOCOLS = range(2, 6)
+
+
+def _looks_pickled(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    pickled = len(head) >= 2 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS
+    return pickled or head == _ZIP_MAGIC
+
+
+def weights_path(directory: Path, name: str) -> Path:
+    """The weight file ``name`` of a manifest, which must be a plain file name in ``directory``:
+    a manifest from elsewhere must not make protloc read files outside its checkpoint set."""
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+        raise UserError(
+            f"{MANIFEST} lists the weight file {name!r}; it must be a plain file name inside "
+            f"the checkpoint folder {Path(directory).name}/, not a path"
+        )
+    return Path(directory) / name
 
 
 def build_fold_model(manifest: Manifest, fold: FoldEntry, directory: Path) -> FusionModel:
     model = FusionModel(manifest.model_config)
-    state = load_weights(Path(directory) / fold.weights)
+    state = load_weights(weights_path(directory, fold.weights))
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -9,8 +9,10 @@ Input
     gzip-compressed (detected by the magic bytes ``1f 8b``, not by the file name) and must be
     UTF-8 or ASCII text; a UTF-8 byte-order mark and Windows or old Mac line endings are fine.
 
-Whole input refused (:class:`InputError`) only when it is empty, binary, not UTF-8, or has
-    more than :data:`MAX_RECORDS` records. Otherwise every input record yields exactly one
+Whole input refused (:class:`InputError`) only when it is empty, binary, not UTF-8, has
+    more than :data:`MAX_RECORDS` records, or its valid records hold more than
+    :data:`MAX_TOTAL_RESIDUES` residues together (one job must not monopolise a shared server).
+    Otherwise every input record yields exactly one
     :class:`SequenceRecord`, in input order, even when that record cannot be predicted.
 
 Identifiers
@@ -60,6 +62,10 @@ from .errors import UserError
 
 #: Most records accepted in one input; more is refused as a whole.
 MAX_RECORDS: int = 10_000
+#: Most residues, summed over the valid records, accepted in one input (one job); more is
+#: refused as a whole. 2 million residues is about 6,000 average bacterial proteins, a whole
+#: proteome, and bounds the time and memory one job can take on a shared server.
+MAX_TOTAL_RESIDUES: int = 2_000_000
 #: Longest sequence (residues) that is predicted; longer ones become error records.
 MAX_LENGTH: int = 10_000
 #: Shortest sequence (residues) that is predicted.
@@ -154,10 +160,13 @@ def parse_text(text: str) -> list[SequenceRecord]:
         raise InputError(EMPTY_MESSAGE)
     records: list[SequenceRecord] = []
     used_ids: set[str] = set()
+    total = 0
     for index, (title, raw) in enumerate(_limited(_fasta_entries(text))):
         record = _make_record(index, title, raw)
         _make_id_unique(record, used_ids)
         records.append(record)
+        total += len(record.sequence)
+        _check_total_residues(total)
     return records
 
 
@@ -260,6 +269,16 @@ def _limited(entries: Iterable[tuple[str | None, str]]) -> list[tuple[str | None
             )
         kept.append(entry)
     return kept
+
+
+def _check_total_residues(total: int) -> None:
+    # Module global read at call time, so tests and deployments can lower it.
+    if total > MAX_TOTAL_RESIDUES:
+        raise InputError(
+            f"The input holds more than {MAX_TOTAL_RESIDUES:,} residues in its valid sequences; "
+            f"at most {MAX_TOTAL_RESIDUES:,} can be predicted in one job. "
+            "Split it into smaller files."
+        )
 
 
 def _make_record(index: int, title: str | None, raw: str) -> SequenceRecord:

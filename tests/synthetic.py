@@ -67,3 +67,30 @@ def write_dataset(directory: Path, per_class: int = 12, seed: int = 0) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(synthetic_table(per_class, seed)).to_csv(directory / "dataset.tsv", sep="\t", index=False)
     return directory
+
+
+def write_random_checkpoint(
+    directory: Path, folds: int = 2, seed: int = 0, name: str = "random", **config
+) -> Path:
+    """A checkpoint set of untrained features-v1 models (seeded, so always the same weights).
+
+    Builds in well under a second, unlike training; ``config`` overrides FusionConfig fields
+    (a large ``head_hidden`` makes a set whose weights are big but cheap to run).
+    """
+    import torch
+
+    from protloc.checkpoint import FoldEntry, Manifest, save_weights, write_manifest
+    from protloc.embedders.features import FeatureEmbedder
+    from protloc.model import FusionConfig, FusionModel
+
+    settings = dict(hidden=16, cross_heads=2, lstm_hidden=8, lstm_layers=1, pool_heads=2,
+                    head_hidden=8, dropout=0.0)
+    model_config = FusionConfig(input_dims=[FeatureEmbedder().dim], **{**settings, **config})
+    directory.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for k in range(folds):
+        torch.manual_seed(seed + k)
+        save_weights(FusionModel(model_config).eval(), directory / f"fold_{k}.safetensors")
+        entries.append(FoldEntry(f"fold_{k}.safetensors", k, (k + 1) % 5))
+    write_manifest(directory, Manifest(name, [{"id": "features-v1"}], model_config, entries))
+    return directory
