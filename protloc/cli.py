@@ -1,4 +1,4 @@
-"""Command-line interface: ``protloc predict | embed | data | train | evaluate``.
+"""Command-line interface: ``protloc predict | embed | data | train | evaluate | reproduce``.
 
 ``main(argv, stdout, stderr)`` returns an exit code and never lets a traceback reach the user:
 expected failures become one clear line on stderr.
@@ -20,6 +20,7 @@ _SUBCOMMAND_MODULES = (
     "protloc.commands.embed",
     "protloc.commands.train",
     "protloc.commands.evaluate",
+    "protloc.commands.reproduce",
     "protloc.dataset.cli",
 )
 

@@ -22,6 +22,7 @@ from protloc.embedders.esm2 import (
     plan_windows,
 )
 from protloc.errors import UserError
+from backbones import save_official_checkpoint, tiny_esm2
 
 RNG = np.random.default_rng(7)
 AA = list("ACDEFGHIKLMNPQRSTVWY")
@@ -29,39 +30,6 @@ AA = list("ACDEFGHIKLMNPQRSTVWY")
 
 def random_protein(n: int) -> str:
     return "".join(RNG.choice(AA, size=n))
-
-
-def tiny_esm2(seed: int = 0):
-    torch.manual_seed(seed)
-    alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
-    model = esm.model.esm2.ESM2(num_layers=2, embed_dim=32, attention_heads=4, alphabet=alphabet)
-    return model.eval(), alphabet
-
-
-def save_official_checkpoint(model, path: Path, regression: bool = True) -> Path:
-    """Write ``model`` the way the released ESM-2 ``.pt`` files are laid out: a fairseq-style
-    state dict (``encoder.sentence_encoder.`` / ``encoder.`` prefixes) and ``cfg["model"]`` as an
-    ``argparse.Namespace``; contact-regression weights in ``<stem>-contact-regression.pt``."""
-    cfg = argparse.Namespace(
-        encoder_layers=model.num_layers,
-        encoder_embed_dim=model.embed_dim,
-        encoder_ffn_embed_dim=4 * model.embed_dim,
-        encoder_attention_heads=model.attention_heads,
-        token_dropout=True,
-        max_positions=1024,
-    )
-    state, reg = {}, {}
-    for key, value in model.state_dict().items():
-        if key.startswith("contact_head.regression"):
-            reg[key] = value.clone()
-        elif key.startswith("lm_head"):
-            state[f"encoder.{key}"] = value.clone()
-        else:
-            state[f"encoder.sentence_encoder.{key}"] = value.clone()
-    torch.save({"model": state, "cfg": {"model": cfg}, "args": None}, path)
-    if regression:
-        torch.save({"model": reg}, path.with_name(f"{path.stem}-contact-regression.pt"))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
@@ -11,42 +10,16 @@ import torch
 
 from protloc.embedders import ProstT5Embedder, make_embedder
 from protloc.errors import UserError
+from backbones import LETTERS, build_model, build_tokenizer
 
 transformers = pytest.importorskip("transformers")
 spm = pytest.importorskip("sentencepiece")
 
-LETTERS = "ACDEFGHIKLMNPQRSTVWYXUZOB"
 RNG = np.random.default_rng(11)
 
 
 def random_protein(n: int) -> str:
     return "".join(RNG.choice(list(LETTERS[:20]), size=n))
-
-
-def build_tokenizer(directory, special=("<AA2fold>", "<fold2AA>")):
-    """A T5Tokenizer shaped like ProstT5's: one piece per residue ("▁M"), pad/eos/unk = 0/1/2 and
-    the translation-direction prefixes as extra special tokens."""
-    lines = [" ".join(LETTERS[i:] + LETTERS[:i]) for i in range(len(LETTERS))] * 4
-    buf = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines), model_writer=buf, model_type="word",
-        vocab_size=len(LETTERS) + 3, hard_vocab_limit=False, character_coverage=1.0,
-        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, minloglevel=2,
-    )
-    path = directory / "spiece.model"
-    path.write_bytes(buf.getvalue())
-    return transformers.T5Tokenizer(
-        str(path), extra_ids=0, additional_special_tokens=list(special), legacy=True
-    )
-
-
-def build_model(vocab_size: int, seed: int = 0):
-    torch.manual_seed(seed)
-    config = transformers.T5Config(
-        vocab_size=vocab_size, d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
-        decoder_start_token_id=0,
-    )
-    return transformers.T5EncoderModel(config).eval()
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="cache folder")
     p.add_argument("--weights", default=None, help="local weights file (ESM-2) or folder (ProstT5)")
     p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps (default: best available)")
-    p.add_argument("--half", action="store_true", help="store float16 (halves disk use)")
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument("--float32", dest="half", action="store_false",
+                           help="store float32 (default: float16, half the disk; training keeps "
+                           "float16 in memory anyway)")
+    precision.add_argument("--half", dest="half", action="store_true",
+                           help="store float16 (the default; kept for old scripts)")
+    p.set_defaults(half=True)
     p.set_defaults(func=run)
 
 

@@ -1,0 +1,77 @@
+"""The benchmark scripts run (in their --quick sizes) and record what they measured."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import _common as C  # noqa: E402
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setattr(C, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(C, "DOC", tmp_path / "benchmarks.md")
+    (tmp_path / "benchmarks.md").write_text("# B\n\n<!-- x:begin -->\nold\n<!-- x:end -->\ntail\n")
+    return tmp_path
+
+
+def test_update_doc_replaces_only_its_section(results):
+    C.update_doc("x", "| new | table |")
+    C.update_doc("y", "appended")
+    C.update_doc("x", "| newer |")
+    text = C.DOC.read_text()
+    assert "old" not in text and "| new |" not in text and "| newer |" in text
+    assert text.startswith("# B\n") and "tail\n" in text
+    assert "<!-- y:begin -->\nappended\n<!-- y:end -->" in text
+
+
+def test_lengths_are_like_deeplocpro():
+    lengths = C.deeplocpro_lengths(7144)
+    assert lengths.max() <= 999 and lengths.min() >= 40
+    assert 400 < lengths.mean() < 440
+    assert C.length_quantiles(3) == sorted(C.length_quantiles(3))
+
+
+@pytest.mark.slow
+def test_bench_train_quick(results):
+    import bench_train
+
+    assert bench_train.main(["--quick", "--threads", "1", "--naive", "padded,packed"]) == 0
+    out = json.loads((results / "results" / "bench_train-quick.json").read_text())
+    assert out["settings"]["parameters"] == 8_412_936
+    assert max(out["settings"]["same_maths_max_logit_diff"].values()) < 1e-4
+    assert set(out["loops"]) == {"naive-padded", "naive-packed", "protloc", "protloc-bf16"}
+    loops = out["loops"]
+    assert loops["protloc"]["padding_fraction"] < loops["naive-padded"]["padding_fraction"]
+    assert "protloc vs naive-padded" in out["speedup_per_epoch"]
+    assert "old" in C.DOC.read_text()  # quick runs leave the doc alone
+
+
+@pytest.mark.slow
+def test_bench_latency_quick(results):
+    import bench_latency
+
+    assert bench_latency.main(["--quick", "--threads", "1", "--repeats", "1"]) == 0
+    out = json.loads((results / "results" / "bench_latency-quick.json").read_text())
+    assert out["settings"]["folds"] == 5 and out["fusion_share_of_backbones"] > 0
+    run = out["runs"][0]
+    assert run["esm2_s"] > 0 and run["prostt5_s"] > 0 and run["total_s"] >= run["esm2_s"]
+
+
+@pytest.mark.slow
+def test_bench_embed_quick(results):
+    import bench_embed
+
+    assert bench_embed.main(["--quick", "--threads", "1", "--per-group", "2"]) == 0
+    out = json.loads((results / "results" / "bench_embed-quick.json").read_text())
+    for name in ("esm2", "prostt5"):
+        modes = out["models"][name]["modes"]
+        assert modes["batched"]["max_abs_diff_vs_one_by_one"] < 1e-4
+        assert modes["one-by-one"]["residues_per_s"] > 0 and modes["batched"]["batches"] >= 3
