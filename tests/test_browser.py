@@ -8,6 +8,7 @@ docs/screenshots/.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -19,6 +20,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -73,16 +75,13 @@ def browser():
             b.close()
 
 
-@pytest.fixture(scope="module")
-def server(browser, tiny_checkpoint, tmp_path_factory):
-    """`streamlit run app.py` on a free loopback port; killed at the end."""
-    from test_app import make_checkpoint_root, results_doc
-
-    root = make_checkpoint_root(tiny_checkpoint, tmp_path_factory.mktemp("browser"))
-    (root / "default" / "results.json").write_text(json.dumps(results_doc()))
+@contextlib.contextmanager
+def streamlit_app(checkpoint_root: Path, log_dir: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run app.py` on a free loopback port serving ``checkpoint_root``: yields the
+    URL and the server process; the process group is killed at the end."""
     port = _free_port()
-    env = {**os.environ, S.CHECKPOINTS_ENV: str(root), "PYTHONUNBUFFERED": "1"}
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
+    env = {**os.environ, S.CHECKPOINTS_ENV: str(checkpoint_root), "PYTHONUNBUFFERED": "1"}
+    log = open(log_dir / "streamlit.log", "w+")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -121,7 +120,7 @@ def server(browser, tiny_checkpoint, tmp_path_factory):
                 log.seek(0)
                 pytest.fail(f"streamlit did not start on {url}:\n{log.read()[-3000:]}")
             time.sleep(0.5)
-        yield url
+        yield url, proc
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the session we started, nothing else
         try:
@@ -130,6 +129,17 @@ def server(browser, tiny_checkpoint, tmp_path_factory):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=15)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(browser, tiny_checkpoint, tmp_path_factory):
+    """The app serving a copy of the tiny checkpoint set (with CV results) as `default`."""
+    from test_app import make_checkpoint_root, results_doc
+
+    root = make_checkpoint_root(tiny_checkpoint, tmp_path_factory.mktemp("browser"))
+    (root / "default" / "results.json").write_text(json.dumps(results_doc()))
+    with streamlit_app(root, tmp_path_factory.mktemp("log")) as (url, _):
+        yield url
 
 
 def _settle(page) -> None:
