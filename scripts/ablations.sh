@@ -17,12 +17,10 @@ train() {  # NAME: train one ablation on test fold 0
     "$PROTLOC" train --data "$BUILD" --config "configs/ablations/$1.yaml" --out "$RUNS/$1" \
         --folds 0 --threads 1 > "$RUNS/$1.out" 2> "$RUNS/$1.log"
 }
-names=()
-for config in configs/ablations/*.yaml; do names+=("$(basename "$config" .yaml)"); done
-for ((i = 0; i < ${#names[@]}; i += 2)); do
-    train "${names[i]}" &
-    if [ $((i + 1)) -lt ${#names[@]} ]; then train "${names[i + 1]}" & fi
-    wait
-done
+export -f train
+export PROTLOC BUILD RUNS
+# A queue of two workers: a slot is refilled as soon as a run ends (an odd count wastes nothing).
+for config in configs/ablations/*.yaml; do basename "$config" .yaml; done |
+    xargs -P 2 -I{} bash -c 'train "$@"' _ {}
 .venv/bin/python scripts/ablation_table.py --data "$BUILD" --data-dir "$DATA" \
     --baseline "$BASELINE" --out docs/results/ablations.md "$RUNS"/*/

@@ -209,3 +209,46 @@ def test_feature_blocks_unknown_is_a_user_error():
         make_embedder({"kind": "features", "blocks": ["onehot", "nonsense"]})
     with pytest.raises(UserError, match="none given"):
         make_embedder({"kind": "features", "blocks": []})
+
+
+def test_motif_block_marks_known_sorting_signals():
+    from protloc.embedders.motifs import MOTIF_NAMES, motif_features
+
+    col = {name: i for i, name in enumerate(MOTIF_NAMES)}
+    body = "STNQGDEKSTNQGDEKSTNQGDEKSTNQGDEK" * 3
+    # lipoprotein: Cys of LAGC at residue 20; sortase LPETG near the C-terminus; ends in W
+    lipo = "MKKLLIALLLSVALAGLAGC" + body + "LPETG" + "GEKW"
+    out = motif_features(lipo)
+    assert out.shape == (len(lipo), len(MOTIF_NAMES))
+    assert out[16:20, col["lipobox"]].tolist() == [1, 1, 1, 1] and out[:, col["lipobox"]].sum() == 4
+    lp = lipo.index("LPETG")
+    assert out[lp:lp + 5, col["lpxtg"]].tolist() == [1] * 5
+    assert out[:, col["c_aromatic"]].min() == 1.0
+    assert out[0, col["n_hydrophobic"]] > 0.5  # a hydrophobic h-region in the first 40
+    # the same motifs in the wrong place are not marked: lipobox past residue 40, LPETG at the N-end
+    moved = "M" + "LPETG" + body + body + "LAGC" + "K"
+    out = motif_features(moved)
+    assert out[:, col["lipobox"]].sum() == 0 and out[:, col["lpxtg"]].sum() == 0
+    assert out[:, col["c_aromatic"]].max() == 0.0 and out[0, col["n_hydrophobic"]] < 0
+
+
+def test_motif_block_counts_transmembrane_segments_outside_the_signal_region():
+    from protloc.embedders.motifs import MOTIF_NAMES, motif_features
+
+    col = {name: i for i, name in enumerate(MOTIF_NAMES)}
+    loop = "DEKSNQTGDEKRSNQTGDEK"
+    helix = "LLIVAFLLIVALLIAVLLIV"
+    out = motif_features("M" + loop + loop + helix + loop + helix + loop + helix + loop)
+    assert out[0, col["tm_segments"]] == pytest.approx(3 / 4)
+    assert out[:, col["tm"]].sum() >= 3 * 10  # each 20-residue helix marks ~13 centres
+    signal_only = motif_features("MKK" + helix + loop * 4)  # a hydrophobic N-terminus only
+    assert signal_only[0, col["tm_segments"]] == 0.0
+
+
+def test_motif_block_extends_features_v1_without_changing_it(features):
+    seqs = ["MKTAYIAKQRQISFVKSHFSRQ", "MKKLLIALLLSVALAGLAGCSSTNQ"]
+    ext = make_embedder({"kind": "features", "blocks": [n for n, _ in FEATURE_BLOCKS] + ["motifs"]})
+    assert ext.id == "features-v1:onehot+blosum62+scales+windows+position+motifs"
+    assert ext.dim == 57 + 8 and make_embedder(ext.id).dim == ext.dim
+    for base, more in zip(features.embed(seqs), ext.embed(seqs)):
+        assert np.array_equal(more[:, :57], base) and more.shape[1] == 65

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..errors import UserError
 from .base import Embedder, check_sequences
+from .motifs import MOTIF_DIM, motif_features
 
 FEATURES_ID = "features-v1"
 
@@ -88,19 +89,26 @@ FEATURE_DIM = sum(dim for _, dim in FEATURE_BLOCKS)
 BLOCK_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURE_BLOCKS)
 
 
+#: Blocks outside ``features-v1``, appended after the v1 columns when asked for by name
+#: (``blocks: [..., motifs]``); the id then lists every block, so caches and checkpoints of
+#: ``features-v1`` are untouched. See :mod:`protloc.embedders.motifs`.
+EXTRA_BLOCKS: tuple[tuple[str, int], ...] = (("motifs", MOTIF_DIM),)
+ALL_BLOCK_NAMES: tuple[str, ...] = BLOCK_NAMES + tuple(name for name, _ in EXTRA_BLOCKS)
+
+
 def _check_blocks(blocks: Sequence[str] | None) -> tuple[str, ...]:
-    """The requested blocks in output order (all when None); UserError on unknown or empty."""
+    """The requested blocks in output order (v1 when None); UserError on unknown or empty."""
     if blocks is None:
         return BLOCK_NAMES
     if isinstance(blocks, str):
         blocks = blocks.split("+")
-    unknown = sorted(set(blocks) - set(BLOCK_NAMES))
+    unknown = sorted(set(blocks) - set(ALL_BLOCK_NAMES))
     if unknown or not blocks:
         raise UserError(
             f"Unknown feature block(s) {', '.join(unknown) or '(none given)'}; "
-            f"known: {', '.join(BLOCK_NAMES)}."
+            f"known: {', '.join(ALL_BLOCK_NAMES)}."
         )
-    return tuple(name for name in BLOCK_NAMES if name in blocks)
+    return tuple(name for name in ALL_BLOCK_NAMES if name in blocks)
 
 
 def _block_columns(blocks: tuple[str, ...]) -> np.ndarray:
@@ -211,7 +219,8 @@ class FeatureEmbedder(Embedder):
         # A subset (for ablations and two-stream models) gets its own id, so its cache entries
         # and checkpoints never mix with the full feature set's.
         self.id = FEATURES_ID if whole else f"{FEATURES_ID}:{'+'.join(self.blocks)}"
-        self.dim = len(self._columns)
+        self._motifs = "motifs" in self.blocks
+        self.dim = len(self._columns) + (MOTIF_DIM if self._motifs else 0)
         self._lookup, self._static, self._hydro, self._charge = _build_tables()
 
     def spec(self) -> dict[str, Any]:
@@ -221,10 +230,14 @@ class FeatureEmbedder(Embedder):
         return spec
 
     def embed(self, sequences: Sequence[str]) -> list[np.ndarray]:
-        full = [self._embed_one(seq) for seq in check_sequences(sequences)]
+        sequences = check_sequences(sequences)
+        full = [self._embed_one(seq) for seq in sequences]
         if self.blocks == BLOCK_NAMES:
             return full
-        return [np.ascontiguousarray(a[:, self._columns]) for a in full]
+        out = [a[:, self._columns] for a in full]
+        if self._motifs:
+            out = [np.concatenate([a, motif_features(seq)], axis=1) for a, seq in zip(out, sequences)]
+        return [np.ascontiguousarray(a) for a in out]
 
     def _embed_one(self, seq: str) -> np.ndarray:
         n = len(seq)
