@@ -75,3 +75,14 @@ def test_bench_embed_quick(results):
         modes = out["models"][name]["modes"]
         assert modes["batched"]["max_abs_diff_vs_one_by_one"] < 1e-4
         assert modes["one-by-one"]["residues_per_s"] > 0 and modes["batched"]["batches"] >= 3
+
+
+@pytest.mark.slow
+def test_bench_app_quick(results):
+    import bench_app
+
+    assert bench_app.main(["--quick", "--threads", "1", "--batch", "12"]) == 0
+    out = json.loads((results / "results" / "bench_app-quick.json").read_text())
+    assert out["folds"] == 5 and out["batch"]["answered"] == out["batch"]["proteins"] == 12
+    assert out["batch"]["progress_updates"] >= 1 and out["single"]["median_s"] > 0
+    assert "old" in C.DOC.read_text()  # quick runs leave the doc alone
