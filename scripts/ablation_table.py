@@ -45,8 +45,8 @@ def run_facts(checkpoint: Path) -> dict:
     if (run / "done.json").is_file():
         facts["best_epoch"] = json.loads((run / "done.json").read_text()).get("best_epoch")
     if (run / "log.tsv").is_file():
-        log = pd.read_csv(run / "log.tsv", sep="\t", header=None)
-        facts["seconds"] = float(log.iloc[:, -1].sum())
+        log = pd.read_csv(run / "log.tsv", sep="\t")  # header: epoch, train_loss, val_mcc, seconds
+        facts["seconds"] = float(log["seconds"].sum())
     return facts
 
 
@@ -80,18 +80,27 @@ def main(argv: list[str] | None = None) -> int:
     y = np.array([CLASSES.index(c) for c in base_table.loc[ids, "label"]])
     base_pred = predictions(base_table, ids)
     rows = [_row("baseline (configs/offline.yaml)", base_results, run_facts(args.baseline), None)]
+    unfinished = []
     for run in sorted(args.runs):
         if not (run / "heldout.csv").is_file():
             print(f"skipping {run}: no heldout.csv", file=sys.stderr)
+            unfinished.append((run.name, last_error(run)))
             continue
         results, table = fold_results(run, args.data, args.data_dir)
         if set(table.index) != set(ids):
             raise SystemExit(f"{run}: fold {FOLD} proteins differ from the baseline's")
         interval = paired_bootstrap(y, base_pred, predictions(table, ids))
         rows.append(_row(run.name, results, run_facts(run), interval))
-    args.out.write_text(render(rows, base_results), encoding="utf-8")
+    args.out.write_text(render(rows, base_results, unfinished), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
+
+
+def last_error(run: Path) -> str:
+    """The last line of the run's log (``RUNS/NAME.log``, as scripts/ablations.sh writes it)."""
+    log = run.parent / f"{run.name}.log"
+    lines = log.read_text(errors="replace").strip().splitlines() if log.is_file() else []
+    return lines[-1].strip() if lines else "no log"
 
 
 def _row(name: str, results: dict, facts: dict, interval) -> dict:
@@ -112,7 +121,7 @@ def _row(name: str, results: dict, facts: dict, interval) -> dict:
     }
 
 
-def render(rows: list[dict], base_results: dict) -> str:
+def render(rows: list[dict], base_results: dict, unfinished=()) -> str:
     dlp = (base_results.get("benchmark") or {}).get("predictors", {}).get("DeepLocPro")
     lines = [
         "# Ablations of the default model",
@@ -145,6 +154,9 @@ def render(rows: list[dict], base_results: dict) -> str:
             f"DeepLocPro's own held-out predictions on the same {dlp['n']} benchmark proteins of "
             f"partition 0: macro-F1 {dlp['overall']['macro_f1']:.3f}, MCC {dlp['overall']['mcc']:.3f}.",
         ]
+    if unfinished:
+        lines += ["", "Not in the table (the run did not finish; last line of its log):", ""]
+        lines += [f"- {name}: `{message}`" for name, message in unfinished]
     return "\n".join(lines) + "\n"
 
 
