@@ -46,6 +46,12 @@ class TrainConfig:
     # CPUs with AVX512-BF16/AMX and on recent GPUs; not a default until an A/B run shows equal
     # accuracy; see docs/benchmarks.md). Evaluation and temperature fitting stay in float32.
     precision: str = "fp32"
+    # Most residue pairs (batch size x longest length squared) in one training batch, or None
+    # for no bound. Cross-attention keeps batch x heads x L x L scores for the backward pass, so
+    # a batch of 32 proteins of 3,000-5,000 residues needs over 22 GiB; length-bucketed batches
+    # over the bound are split into consecutive pieces that fit. 32_000_000 (= 32 x 1,000^2)
+    # only splits batches of proteins longer than 1,000 residues.
+    max_batch_pairs: int | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in ("fp32", "bf16"):
@@ -106,7 +112,26 @@ def epoch_batches(data: FoldData, cfg: TrainConfig, rng: np.random.Generator) ->
     lengths = data.lengths()[index] * rng.uniform(0.9, 1.1, size=n)
     index = index[np.argsort(lengths, kind="stable")]
     batches = [index[i : i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
+    batches = [batches[i] for i in rng.permutation(len(batches))]
+    if cfg.max_batch_pairs is None:
+        return batches
+    all_lengths = data.lengths()
+    return [piece for batch in batches
+            for piece in _split_by_pairs(batch, all_lengths[batch], cfg.max_batch_pairs)]
+
+
+def _split_by_pairs(batch: np.ndarray, lengths: np.ndarray, max_pairs: int) -> list[np.ndarray]:
+    """Consecutive pieces of ``batch`` with len(piece) x max_length^2 <= max_pairs (a protein
+    over the bound on its own gets a piece of its own). No randomness: the epoch's other
+    batches and the random stream stay exactly as without the bound."""
+    pieces, start, longest = [], 0, 0
+    for i, length in enumerate(lengths):
+        longest = max(longest, int(length))
+        if i > start and (i - start + 1) * longest**2 > max_pairs:
+            pieces.append(batch[start:i])
+            start, longest = i, int(length)
+    pieces.append(batch[start:])
+    return pieces
 
 
 def to_batch(data: FoldData, index: Sequence[int], device: torch.device):

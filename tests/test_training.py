@@ -170,3 +170,18 @@ def test_the_test_fold_never_influences_selection(data, tmp_path):
     assert (tmp_path / "a" / "fold_0.safetensors").read_bytes() == (tmp_path / "b" / "fold_0.safetensors").read_bytes()
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["folds"][0]["test_fold"] == 0 and manifest["folds"][0]["val_fold"] == 1
+
+
+def test_max_batch_pairs_splits_only_batches_over_the_bound(data):
+    fold, _, _ = data
+    lengths = fold.lengths()
+    plain = epoch_batches(fold, TrainConfig(batch_size=8), np.random.default_rng(5))
+    bound = int(np.median([len(b) * lengths[b].max() ** 2 for b in plain]))
+    split = epoch_batches(fold, TrainConfig(batch_size=8, max_batch_pairs=bound),
+                          np.random.default_rng(5))
+    assert np.array_equal(np.concatenate(plain), np.concatenate(split))  # same order, same draws
+    assert len(split) > len(plain)
+    for piece in split:
+        assert len(piece) == 1 or len(piece) * lengths[piece].max() ** 2 <= bound
+    kept = [b for b in plain if len(b) * lengths[b].max() ** 2 <= bound]
+    assert all(any(np.array_equal(b, s) for s in split) for b in kept)
