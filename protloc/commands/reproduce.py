@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ from ..embedders.cache import default_cache_root
 from ..errors import UserError
 from ..model import FusionConfig
 from ..training import FoldData, TrainConfig, train_cv
-from .train import load_config, load_dataset
+from .train import data_summary, load_config, load_dataset
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "paper.yaml"
 if not DEFAULT_CONFIG.is_file():  # an installed package: the repository's configs/ from the cwd
@@ -220,21 +219,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     model_cfg = FusionConfig.from_dict(
         {**config["model"], "input_dims": [s["dim"] for s in streams]}
     )
-    summary = {
-        "dataset": str(args.data),
-        "proteins": len(table),
-        "sources": sorted(set(table.get("source", []))),
-        "dataset_sha256": hashlib.sha256((args.data / "dataset.tsv").read_bytes()).hexdigest(),
-        "config": config,
-        "command": "reproduce",
-    }
-    trainable = None
-    if config.get("train_sources"):
-        unknown = sorted(set(config["train_sources"]) - set(table["source"]))
-        if unknown:
-            raise UserError(f"train_sources {unknown} are not sources of {args.data}/dataset.tsv")
-        trainable = table["source"].isin(config["train_sources"]).to_numpy()
-        summary["train_sources"] = sorted(config["train_sources"])
+    summary, trainable = data_summary(args.data, table, config, command="reproduce")
     log(f"training {len(folds)} fold(s) on {device}: {len(table)} proteins, "
         f"input dims {model_cfg.input_dims}")
     train_cv(

@@ -81,6 +81,26 @@ def embed_table(table: pd.DataFrame, specs: list[dict], cache_dir: Path | None, 
     return FoldData([list(s) for s in zip(*per_stream)], labels)
 
 
+def data_summary(data_dir: Path, table, config: dict[str, Any], **extra: Any):
+    """The manifest's training-data summary, and which proteins may be trained on (None: all;
+    else a mask from the config's ``train_sources``; test folds are never filtered)."""
+    summary = {
+        "dataset": str(data_dir),
+        "proteins": len(table),
+        "sources": sorted(set(table.get("source", []))),
+        "dataset_sha256": hashlib.sha256((data_dir / "dataset.tsv").read_bytes()).hexdigest(),
+        "config": config,
+        **extra,
+    }
+    if not config.get("train_sources"):
+        return summary, None
+    unknown = sorted(set(config["train_sources"]) - set(table["source"]))
+    if unknown:
+        raise UserError(f"train_sources {unknown} are not sources of {data_dir}/dataset.tsv")
+    summary["train_sources"] = sorted(config["train_sources"])
+    return summary, table["source"].isin(config["train_sources"]).to_numpy()
+
+
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     config = load_config(args.config)
     if args.threads:
@@ -102,20 +122,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         folds = [int(k) for k in args.folds.split(",")]
     except ValueError as exc:
         raise UserError(str(exc)) from exc
-    summary = {
-        "dataset": str(args.data),
-        "proteins": len(table),
-        "sources": sorted(set(table.get("source", []))),
-        "dataset_sha256": hashlib.sha256((args.data / "dataset.tsv").read_bytes()).hexdigest(),
-        "config": config,
-    }
-    trainable = None
-    if config.get("train_sources"):
-        unknown = sorted(set(config["train_sources"]) - set(table["source"]))
-        if unknown:
-            raise UserError(f"train_sources {unknown} are not sources of {args.data}/dataset.tsv")
-        trainable = table["source"].isin(config["train_sources"]).to_numpy()
-        summary["train_sources"] = sorted(config["train_sources"])
+    summary, trainable = data_summary(args.data, table, config)
     train_cv(
         data, table["id"].tolist(), table["partition"].to_numpy(), model_cfg, train_cfg,
         args.out, specs, name=config["name"], folds=folds, data_summary=summary,
