@@ -14,30 +14,15 @@ import pytest
 from safetensors import safe_open
 
 import synthetic
+from conftest import TINY_CONFIG
 from backbones import save_official_checkpoint, save_prostt5_dir, tiny_esm2
 from protloc.cli import main
 from protloc.commands import reproduce as R
 
-TINY_PAPER_CONFIG = """\
-name: tiny-paper
-embedders:
-  - id: esm2_t33_650M_UR50D-L33
-  - id: ProstT5-AA
-model:
-  hidden: 16
-  cross_heads: 2
-  lstm_hidden: 8
-  lstm_layers: 1
-  pool_heads: 2
-  head_hidden: 8
-  dropout: 0.0
-train:
-  epochs: 2
-  batch_size: 8
-  lr: 0.003
-  patience: 5
-  seed: 0
-"""
+# The tiny synthetic config of conftest.py, on the two backbones of configs/paper.yaml.
+TINY_PAPER_CONFIG = TINY_CONFIG.replace("name: tiny-synthetic", "name: tiny-paper").replace(
+    "  - id: features-v1\n", "  - id: esm2_t33_650M_UR50D-L33\n  - id: ProstT5-AA\n"
+)
 
 
 @pytest.fixture(scope="module")
