@@ -1,4 +1,4 @@
-"""Command-line interface: ``protloc predict | embed | data | train | evaluate | reproduce``.
+"""Command-line interface: ``protloc predict | embed | data | train | evaluate | reproduce | peers``.
 
 ``main(argv, stdout, stderr)`` returns an exit code and never lets a traceback reach the user:
 expected failures become one clear line on stderr.
@@ -21,6 +21,7 @@ _SUBCOMMAND_MODULES = (
     "protloc.commands.train",
     "protloc.commands.evaluate",
     "protloc.commands.reproduce",
+    "protloc.commands.peers",
     "protloc.dataset.cli",
 )
 

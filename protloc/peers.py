@@ -265,7 +265,10 @@ def _records(records: Any, group: str | None) -> list[tuple[str, str, str]]:
         if group is None and first.count("|") >= 2:  # DeepLocPro style: >ACC|Location|group
             return [(p.accession, p.sequence, p.group) for p in parse_benchmark_fasta(text)]
         if group is None:
-            raise UserError(f"{path}: headers carry no organism group; pass group=")
+            raise UserError(
+                f"{path}: headers carry no organism group (>ACC|Location|group); pass group= "
+                "(on the command line: --group negative|positive|archaea)"
+            )
         return [(r.id, r.sequence, group) for r in read_fasta(path) if r.ok]
     if isinstance(records, pd.DataFrame):
         grp = records["group"] if "group" in records else [group] * len(records)

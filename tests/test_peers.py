@@ -404,6 +404,35 @@ def test_run_psortb_reads_deeplocpro_style_fasta(tmp_path, fake_psort):
     ]
 
 
+def test_peers_psortb_command(tmp_path, fake_psort):
+    import io
+
+    from protloc.cli import main
+
+    script, calls = fake_psort
+    fasta = tmp_path / "x.fasta"
+    fasta.write_text(">P1|Periplasmic|negative\nMKKLLA\n>P2|Cellwall|positive\nMSTNPK\n")
+    cache = tmp_path / "peers" / "psortb_benchmark.tsv"
+    argv = ["peers", "psortb", str(fasta), "--out", str(cache), "--psort", str(script)]
+    out, err = io.StringIO(), io.StringIO()
+    assert main(argv, stdout=out, stderr=err) == 0
+    assert "2 proteins" in out.getvalue() and "Periplasmic 1" in out.getvalue()
+    assert "2 proteins to run" in err.getvalue()
+    assert P.psortb_predictions(cache, ["MKKLLA"], ["negative"]) == ["Periplasmic"]
+    assert main(argv, stdout=io.StringIO(), stderr=io.StringIO()) == 0
+    assert len(_calls(calls)) == 2  # the rerun came from the cache
+
+    plain = tmp_path / "plain.fasta"
+    plain.write_text(">a\nMKKLLA\n")
+    err = io.StringIO()
+    assert main(["peers", "psortb", str(plain), "--out", str(cache)], io.StringIO(), err) == 1
+    assert "no organism group" in err.getvalue() and "Traceback" not in err.getvalue()
+    err = io.StringIO()
+    assert main(["peers", "psortb", str(tmp_path / "none.fa"), "--out", str(cache)],
+                io.StringIO(), err) == 1
+    assert "does not exist" in err.getvalue()
+
+
 def test_missing_psort_is_a_user_error(tmp_path):
     from protloc.errors import UserError
 
