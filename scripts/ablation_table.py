@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     ids = base_table.index
     y = np.array([CLASSES.index(c) for c in base_table.loc[ids, "label"]])
     base_pred = predictions(base_table, ids)
-    rows = [_row("baseline (configs/offline.yaml)", base_results, run_facts(args.baseline), None)]
+    rows = [_row(f"baseline ({args.baseline.name})", base_results, run_facts(args.baseline), None)]
     unfinished = []
     for run in sorted(args.runs):
         if not (run / "heldout.csv").is_file():
@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{run}: fold {FOLD} proteins differ from the baseline's")
         interval = paired_bootstrap(y, base_pred, predictions(table, ids))
         rows.append(_row(run.name, results, run_facts(run), interval))
-    args.out.write_text(render(rows, base_results, unfinished), encoding="utf-8")
+    text = render(rows, base_results, unfinished, baseline=str(args.baseline))
+    args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
 
@@ -121,19 +122,23 @@ def _row(name: str, results: dict, facts: dict, interval) -> dict:
     }
 
 
-def render(rows: list[dict], base_results: dict, unfinished=()) -> str:
+def render(
+    rows: list[dict], base_results: dict, unfinished=(), baseline: str = "checkpoints/offline-v1"
+) -> str:
     dlp = (base_results.get("benchmark") or {}).get("predictors", {}).get("DeepLocPro")
     lines = [
-        "# Ablations of the default model",
+        "# Ablations of the offline model",
         "",
         "Written by `scripts/ablation_table.py` (run by `PROTLOC_DATA=../shared/data bash "
         "scripts/ablations.sh`). Each variant changes one thing in `configs/offline.yaml` "
         "(its config is `configs/ablations/NAME.yaml`) and is trained on test partition 0 "
-        "(validation partition 1, seed 0); the baseline is fold 0 of `checkpoints/default`. "
+        f"(validation partition 1, seed 0); the baseline is fold 0 of `{baseline}` "
+        "(trained from `configs/offline.yaml`). "
         "All rows are held-out predictions on the same partition-0 proteins, organism-group "
         "rule applied. ΔMCC: paired bootstrap 95% interval of the variant's MCC minus the "
         "baseline's on all partition-0 proteins (1,000 resamples); an interval containing 0 "
-        "means no measurable difference on one fold.",
+        "means no measurable difference on one fold. A row named after a checkpoint set "
+        "(such as `default`) is fold 0 of that set; its manifest names its config.",
         "",
         "| variant | n | accuracy | macro-F1 | MCC | ΔMCC 95% CI | ECE | benchmark n | "
         "benchmark macro-F1 | benchmark MCC | best epoch | train s |",

@@ -1,5 +1,6 @@
-"""The model that ships in checkpoints/default: it loads, `protloc predict` uses it without -m,
-and the figures committed beside it are the ones its held-out predictions give."""
+"""The models that ship in checkpoints/: the default loads, `protloc predict` uses it without -m,
+and for every shipped set the figures committed beside it are the ones its held-out
+predictions give."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def test_default_set_is_a_five_fold_offline_ensemble():
     manifest = read_manifest(DEFAULT_CHECKPOINT)
     assert [f.test_fold for f in manifest.folds] == [0, 1, 2, 3, 4]
     assert all((f.val_fold - f.test_fold) % 5 == 1 for f in manifest.folds)
-    assert [e["id"] for e in manifest.embedders] == ["features-v1"]  # no downloads needed
+    assert [e["kind"] for e in manifest.embedders] == ["features"]  # no downloads needed
+    assert manifest.embedders[0]["id"].startswith("features-v1")
     assert manifest.data["proteins"] == 16428
 
 
@@ -51,9 +53,14 @@ def test_predict_uses_the_default_set_without_m(tmp_path):
     assert direct[0].localization == table.loc[0, "Localization"]
 
 
-def test_committed_results_match_the_heldout_predictions():
-    heldout = pd.read_csv(DEFAULT_CHECKPOINT / "heldout.csv")
-    results = json.loads((DEFAULT_CHECKPOINT / "results.json").read_text())
+SHIPPED = sorted(p.parent for p in DEFAULT_CHECKPOINT.parent.glob("*/manifest.json"))
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_committed_results_match_the_heldout_predictions(folder):
+    heldout = pd.read_csv(folder / "heldout.csv")
+    results = json.loads((folder / "results.json").read_text())
+    assert results["checkpoint"].endswith(folder.name)
     assert len(heldout) == results["all"]["n"] and heldout["id"].is_unique
     assert sorted(heldout["partition"].unique()) == [0, 1, 2, 3, 4]
     raw = results["all"]["without_group_rule"]  # heldout.csv's calls are before the group rule

@@ -374,8 +374,8 @@ def _benchmark_section(
             section["notes"].append(f"PSORTb: {psortb_path} holds none of these proteins.")
     else:
         section["notes"].append(
-            "PSORTb: no cached results (run protloc.peers.run_psortb into "
-            "PEERS/psortb_benchmark.tsv)."
+            f"PSORTb: no cached results in {psortb_path} (protloc peers psortb "
+            f"BENCHMARK_FASTA --out {psortb_path} runs it locally)."
         )
     return section
 
