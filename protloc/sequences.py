@@ -40,8 +40,8 @@ Errors (status "error", ``sequence == ""``)
 
 Warnings on length
     Fewer than :data:`SHORT_WARNING` residues (short proteins rarely carry localization
-    signals); more than :data:`LONG_WARNING` residues (the models were trained on proteins up to
-    that length; longer ones are embedded in overlapping windows).
+    signals); more than :data:`LONG_WARNING` residues (418 of the 16,428 training proteins, 2.5%,
+    are longer; ESM-2 embeds proteins over 1,022 residues in overlapping windows).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ MAX_LENGTH: int = 10_000
 MIN_LENGTH: int = 5
 #: Sequences shorter than this get a warning.
 SHORT_WARNING: int = 30
-#: Sequences longer than this get a warning (the longest training proteins).
+#: Sequences longer than this get a warning (longer than 97.5% of the training proteins).
 LONG_WARNING: int = 1_000
 
 #: Non-standard letters replaced by X, with what they stand for.
@@ -487,9 +487,9 @@ def _quality_warnings(residues: str) -> list[str]:
         )
     if length > LONG_WARNING:
         warnings.append(
-            f"The sequence is long ({length:,} residues): the models were trained on proteins "
-            f"up to {LONG_WARNING:,} residues, and longer ones are embedded in overlapping "
-            "windows, so the prediction may be less reliable."
+            f"The sequence is long ({length:,} residues): fewer than 3% of the training "
+            f"proteins are longer than {LONG_WARNING:,} residues (and the ESM-2 backbone embeds "
+            "long ones in overlapping windows), so the prediction may be less reliable."
         )
     return warnings
 
