@@ -4,7 +4,8 @@
 # checkpoints/offline-v1 (configs/offline.yaml, of which every ablation changes one thing).
 #   PROTLOC_DATA=../shared/data bash scripts/ablations.sh
 # Needs the dataset (BUILD) and the baseline set (BASELINE). Two runs at a
-# time, one thread each; resumable. Writes runs/ablations/NAME and docs/results/ablations.md,
+# time, one thread each; resumable. Writes runs/ablations/NAME, docs/results/ablations/NAME and
+# docs/results/ablations.md,
 # where fold 0 of checkpoints/default (EXTRA_RUNS; several changes at once) is a row too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,5 +28,22 @@ if [ -n "${ABLATIONS:-}" ]; then printf '%s\n' $ABLATIONS; else
     for config in configs/ablations/*.yaml; do basename "$config" .yaml; done; fi |
     xargs -P 2 -I{} bash -c 'train "$@"' _ {} ||
     echo "some ablations failed (see $RUNS/NAME.log); the table lists those that finished" >&2
+# Keep what the table needs of every finished run (fold-0 held-out predictions, manifest, log:
+# about 300 KB, no weights) under docs/results/ablations/NAME, so later sessions keep the rows
+# of runs they did not retrain; unfinished runs are listed from RUNS.
+SAVED=docs/results/ablations
+shopt -s nullglob
+runs=()
+for run in "$RUNS"/*/; do
+    name=$(basename "$run")
+    if [ -f "$run/heldout.csv" ]; then
+        mkdir -p "$SAVED/$name/runs/fold_0"
+        cp "$run/heldout.csv" "$run/manifest.json" "$SAVED/$name/"
+        cp "$run"/runs/fold_0/{done.json,log.tsv} "$SAVED/$name/runs/fold_0/"
+    elif [ ! -f "$SAVED/$name/heldout.csv" ]; then
+        runs+=("$run")
+    fi
+done
 .venv/bin/python scripts/ablation_table.py --data "$BUILD" --data-dir "$DATA" \
-    --baseline "$BASELINE" --out docs/results/ablations.md "$RUNS"/*/ ${EXTRA_RUNS-checkpoints/default/}
+    --baseline "$BASELINE" --out docs/results/ablations.md "$SAVED"/*/ "${runs[@]}" \
+    ${EXTRA_RUNS-checkpoints/default/}
