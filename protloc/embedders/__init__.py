@@ -7,7 +7,8 @@ checkpoint manifests)::
      "repr_layer": 33, "window": 1022, "overlap": 256}
 
 A spec may also be just ``{"id": ...}`` (or the id string) for the standard ids
-``features-v1``, ``<esm model>-L<layer>[-w<window>o<overlap>]`` and ``ProstT5-AA``.
+``features-v1``, ``<esm model>-L<layer>[-w<window>o<overlap>]``, ``ProstT5-AA`` and
+``unirep-1900``, ``unirep-256``, ``unirep-64``.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from .cache import CachedEmbedder, EmbeddingCache, default_cache_root, embed_rec
 from .esm2 import ESM2Embedder
 from .features import FEATURES_ID, FeatureEmbedder
 from .prostt5 import ProstT5Embedder
+from .unirep import UniRepEmbedder
 
 #: kind -> embedder class.
 EMBEDDER_KINDS: dict[str, type[Embedder]] = {
     "features": FeatureEmbedder,
     "esm2": ESM2Embedder,
     "prostt5": ProstT5Embedder,
+    "unirep": UniRepEmbedder,
 }
 
 #: Run-time options that never change outputs; dropped for embedders that do not take them.
@@ -49,6 +52,8 @@ def spec_from_id(embedder_id: str) -> dict[str, Any]:
         if match["window"]:
             spec.update(window=int(match["window"]), overlap=int(match["overlap"]))
         return spec
+    if re.fullmatch(r"unirep-(1900|256|64)", embedder_id):
+        return {"kind": "unirep", "size": int(embedder_id.split("-")[1])}
     if embedder_id == "ProstT5-AA":
         return {"kind": "prostt5", "model_name": "Rostlab/ProstT5"}
     raise UserError(
@@ -102,6 +107,7 @@ __all__ = [
     "EmbeddingCache",
     "FeatureEmbedder",
     "ProstT5Embedder",
+    "UniRepEmbedder",
     "default_cache_root",
     "embed_records",
     "length_sorted_batches",
