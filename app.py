@@ -1,16 +1,12 @@
 """protloc web app: `streamlit run app.py`. Only calls the protloc library.
 
+`streamlit run` puts this folder on the import path, so `pages.common` imports; pytest gets
+the same from `pythonpath` in pyproject.toml.
+
 Checkpoint sets are read from `checkpoints/` (or the folder named by $PROTLOC_CHECKPOINTS).
 """
 
-import sys
-from pathlib import Path
-
 import streamlit as st
-
-# `streamlit run` puts this folder on sys.path, test harnesses may not: pages/ imports need it.
-if str(Path(__file__).resolve().parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 st.set_page_config(
     page_title="protloc · where does this protein live?",

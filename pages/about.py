@@ -6,13 +6,14 @@ import streamlit as st
 
 from pages.common import ROOT, model_info, model_sets
 from protloc import __version__
-from protloc import app_support as S
+from pages import examples
+from pages import settings
 
 st.title("About protloc")
 
 sets = model_sets()
 with st.container(border=True):
-    st.markdown(f"**protloc {__version__}** · checkpoint sets in `{S.checkpoint_root()}`:")
+    st.markdown(f"**protloc {__version__}** · checkpoint sets in `{settings.checkpoint_root()}`:")
     if sets:
         for path in sets:
             st.markdown(f"- `{path.name}`: {model_info(str(path))}")
@@ -36,7 +37,7 @@ with st.expander("Example proteins on the Predict page"):
                 "length": len(e.sequence),
                 "sequence source": e.source,
             }
-            for e in S.EXAMPLES.values()
+            for e in examples.EXAMPLES.values()
         ],
         hide_index=True,
     )

@@ -18,7 +18,7 @@ from pages.common import (
     store,
     stored,
 )
-from protloc import app_support as S
+from pages import settings
 from protloc.classes import CLASSES, GROUP_NAMES
 from protloc.errors import UserError
 from protloc.figures import class_count_bars, figures_html
@@ -35,8 +35,8 @@ PARSED = "batch_parsed"
 
 st.title("Batch prediction")
 st.markdown(
-    f"Upload a FASTA file (plain text or `.gz`, **up to {S.MAX_UPLOAD_MB} MB**) or paste FASTA. "
-    f"The app predicts **up to {S.APP_BATCH_LIMIT:,} sequences per batch** (the command line "
+    f"Upload a FASTA file (plain text or `.gz`, **up to {settings.MAX_UPLOAD_MB} MB**) or paste FASTA. "
+    f"The app predicts **up to {settings.APP_BATCH_LIMIT:,} sequences per batch** (the command line "
     f"`protloc predict` takes up to {MAX_RECORDS:,}) of {MIN_LENGTH}–{MAX_LENGTH:,} residues "
     f"each, at most {MAX_TOTAL_RESIDUES:,} residues in all. Every record is checked first; "
     "records that cannot be predicted are listed with the reason and kept in the downloads, "
@@ -52,9 +52,9 @@ tab_file, tab_paste = st.tabs(["Upload a FASTA file", "Paste FASTA"])
 with tab_file:
     upload = st.file_uploader(
         "FASTA file",
-        type=list(S.FASTA_UPLOAD_TYPES),
+        type=list(settings.FASTA_UPLOAD_TYPES),
         key="batch_file",
-        help=f"At most {S.MAX_UPLOAD_MB} MB; gzip-compressed files are fine.",
+        help=f"At most {settings.MAX_UPLOAD_MB} MB; gzip-compressed files are fine.",
     )
 with tab_paste:
     pasted = st.text_area(
@@ -86,7 +86,7 @@ if data:
     if not parsed or parsed[0] != signature:
         try:
             if upload is not None:
-                S.check_upload_name(name, S.FASTA_UPLOAD_TYPES)
+                settings.check_upload_name(name, settings.FASTA_UPLOAD_TYPES)
             parsed = (signature, parse_bytes(data, name=name), None)
         except UserError as exc:
             parsed = (signature, None, str(exc))
@@ -103,10 +103,10 @@ if records is not None:
         f"**{name}**: {len(records):,} records — {len(records) - n_error - n_warn:,} fine, "
         f"{n_warn:,} cleaned up or flagged (warning), **{n_error:,} cannot be predicted** (error)."
     )
-    if len(records) > S.APP_BATCH_LIMIT:
+    if len(records) > settings.APP_BATCH_LIMIT:
         st.error(
             f"This input holds {len(records):,} sequences; the app predicts at most "
-            f"{S.APP_BATCH_LIMIT:,} per batch. Split the file, or use the command line: "
+            f"{settings.APP_BATCH_LIMIT:,} per batch. Split the file, or use the command line: "
             "`protloc predict -f FILE -o results/`.",
             icon=":material/error:",
         )

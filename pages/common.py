@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import streamlit as st
 
-from protloc import app_support as S
+from pages import settings
 from protloc.checkpoint import read_manifest
 from protloc.classes import COLOURS
 from protloc.errors import UserError
@@ -45,7 +45,7 @@ def load_predictor(path: Path) -> EnsemblePredictor:
 
 def model_sets() -> list[Path]:
     try:
-        return S.checkpoint_sets()
+        return settings.checkpoint_sets()
     except OSError:
         return []
 
@@ -63,11 +63,11 @@ def selected_model() -> Path | None:
 
 
 def no_model_message() -> None:
-    root = S.checkpoint_root()
+    root = settings.checkpoint_root()
     st.warning(
         f"**No trained model is installed.** No checkpoint set (a folder with `manifest.json`) "
         f"was found in `{root}`. Train one with `protloc train … --out checkpoints/default`, "
-        f"or point the app at a folder of checkpoint sets with `{S.CHECKPOINTS_ENV}=…`.",
+        f"or point the app at a folder of checkpoint sets with `{settings.CHECKPOINTS_ENV}=…`.",
         icon=":material/warning:",
     )
 
@@ -87,7 +87,7 @@ def sidebar() -> None:
             "Checkpoint set",
             names,
             key=MODEL_KEY,
-            help=f"Checkpoint sets found in {S.checkpoint_root()}; 'default' first.",
+            help=f"Checkpoint sets found in {settings.checkpoint_root()}; 'default' first.",
         )
         info = model_info(str(selected_model()))
         if info:
@@ -143,7 +143,7 @@ class Result:
         )
 
     def predicted(self) -> list[tuple[SequenceRecord, Prediction]]:
-        return S.iter_predicted(self.records, self.predictions)
+        return [(r, p) for r, p in zip(self.records, self.predictions) if p is not None]
 
 
 def store(kind: str, result: Result) -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import plot, protein_choices
-from protloc import app_support as S
+from protloc.regions import SP_SEARCH, TM_THRESHOLD, TM_WINDOW, TOP_WINDOW, mean_attention, sequence_regions, top_attended_regions
 from protloc.figures import attention_figure, figures_html
 
 st.title("Attention explorer")
@@ -36,8 +36,8 @@ _, record, pred = choices[pick]
 sequence = record.sequence
 length = len(sequence)
 
-regions = S.sequence_regions(sequence)
-mean = S.mean_attention(pred.attention)
+regions = sequence_regions(sequence)
+mean = mean_attention(pred.attention)
 
 c1, c2, c3 = st.columns([2, 1, 1])
 with c1:
@@ -51,13 +51,13 @@ with c1:
 with c2:
     n_top = st.number_input("Top regions", 1, 15, 5, key="explorer_n_top")
     width = st.number_input(
-        "Region width (residues)", 3, 31, S.TOP_WINDOW, step=2, key="explorer_width"
+        "Region width (residues)", 3, 31, TOP_WINDOW, step=2, key="explorer_width"
     )
 with c3:
     show_features = st.checkbox("Mark SP-/TM-like segments", True, key="explorer_features")
     show_top = st.checkbox("Mark top-attended regions", True, key="explorer_top")
 
-top = S.top_attended_regions(mean, sequence, n=int(n_top), window=int(width))
+top = top_attended_regions(mean, sequence, n=int(n_top), window=int(width))
 marked = (regions if show_features else []) + (top if show_top else [])
 figure = attention_figure(
     pred.attention,
@@ -152,9 +152,9 @@ else:
     st.success("No signal-peptide-like region and no transmembrane-like segment found.")
 st.caption(
     "Heuristics, not SignalP or DeepTMHMM. Signal-peptide-like: a positively charged "
-    f"n-region followed by a hydrophobic h-region within the first {S.SP_SEARCH} residues. "
-    f"Transmembrane-like: {S.TM_WINDOW}-residue windows with Kyte-Doolittle mean > "
-    f"{S.TM_THRESHOLD}. Hover over the feature bars in the chart for details."
+    f"n-region followed by a hydrophobic h-region within the first {SP_SEARCH} residues. "
+    f"Transmembrane-like: {TM_WINDOW}-residue windows with Kyte-Doolittle mean > "
+    f"{TM_THRESHOLD}. Hover over the feature bars in the chart for details."
 )
 st.info(
     "Attention shows where the model's pooling layer put its weight. It is a clue, not "

@@ -16,7 +16,9 @@ from pages.common import (
     store,
     stored,
 )
-from protloc import app_support as S
+from pages import examples
+from protloc.regions import sequence_regions
+from pages import settings
 from protloc.classes import CLASSES, GROUP_NAMES, SHORT_NAMES
 from protloc.errors import UserError
 from protloc.figures import attention_figure, figures_html, probability_bars
@@ -40,14 +42,14 @@ if model is None:
 
 
 def use_example(label: str) -> None:
-    example = S.EXAMPLES[label]
+    example = examples.EXAMPLES[label]
     st.session_state[INPUT_KEY] = example.fasta()
     st.session_state[GROUP_KEY] = example.group
 
 
 st.markdown("**Try a well-known protein**, one per class:")
 columns = st.columns(3)
-for k, (label, example) in enumerate(S.EXAMPLES.items()):
+for k, (label, example) in enumerate(examples.EXAMPLES.items()):
     columns[k % 3].button(
         f"{example.short} · {label}",
         key=f"example_{SHORT_NAMES[label]}",
@@ -68,7 +70,7 @@ with left:
         key=INPUT_KEY,
         height=170,
         placeholder=">my_protein optional description\nMKKTAIAIAVALAGFATVAQAAPKDNTWYTGAKLGWSQ…",
-        help=f"Up to {S.SINGLE_PAGE_LIMIT} sequences here (use the Batch page for more). "
+        help=f"Up to {settings.SINGLE_PAGE_LIMIT} sequences here (use the Batch page for more). "
         "Lower case, spaces, digits and a final * are cleaned up, with a note.",
     )
 with right:
@@ -91,11 +93,11 @@ def run_prediction(text: str, group: str) -> None:
         st.session_state.pop(SINGLE, None)
         st.error(str(exc), icon=":material/error:")
         return
-    if len(records) > S.SINGLE_PAGE_LIMIT:
+    if len(records) > settings.SINGLE_PAGE_LIMIT:
         st.session_state.pop(SINGLE, None)
         st.error(
             f"The input holds {len(records):,} sequences; this page predicts up to "
-            f"{S.SINGLE_PAGE_LIMIT}. Use the **Batch** page (up to {S.APP_BATCH_LIMIT:,}) "
+            f"{settings.SINGLE_PAGE_LIMIT}. Use the **Batch** page (up to {settings.APP_BATCH_LIMIT:,}) "
             "for more.",
             icon=":material/error:",
         )
@@ -200,13 +202,13 @@ else:
                 "All fold models agree and the input needed no changes.",
                 icon=":material/check_circle:",
             )
-        if any(record.sequence == e.sequence for e in S.EXAMPLES.values()):
+        if any(record.sequence == e.sequence for e in examples.EXAMPLES.values()):
             st.caption(
                 "This example protein (or close homologues) is in the training data of "
                 "most localization predictors: it demonstrates the app, it does not test it."
             )
 
-    regions = S.sequence_regions(record.sequence)
+    regions = sequence_regions(record.sequence)
     st.markdown("#### Which residues did the model attend to?")
     plot(
         result.memo(
@@ -233,7 +235,7 @@ def _figures() -> str:
                 (
                     f"{rec.id}: attention and hydropathy",
                     attention_figure(
-                        p.attention, rec.sequence, regions=S.sequence_regions(rec.sequence)
+                        p.attention, rec.sequence, regions=sequence_regions(rec.sequence)
                     ),
                 )
             )

@@ -9,7 +9,9 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from pages.common import ROOT, protein_choices
-from protloc import app_support as S
+from protloc import regions
+from pages import settings
+from protloc import structure as structures
 from protloc.errors import UserError
 
 VIEWER_HEIGHT = 540
@@ -55,7 +57,7 @@ with col_style:
 
 upload = st.file_uploader(
     "Structure file (PDB or mmCIF)",
-    type=list(S.STRUCTURE_UPLOAD_TYPES),
+    type=list(settings.STRUCTURE_UPLOAD_TYPES),
     key="structure_file",
 )
 with st.expander("…or paste PDB / mmCIF text"):
@@ -78,9 +80,9 @@ else:
 
 try:
     if upload is not None:
-        S.check_upload_name(name, S.STRUCTURE_UPLOAD_TYPES)
-    structure = S.read_structure(data, name)
-except (S.StructureError, UserError) as exc:
+        settings.check_upload_name(name, settings.STRUCTURE_UPLOAD_TYPES)
+    structure = structures.read_structure(data, name)
+except (structures.StructureError, UserError) as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
 
@@ -91,7 +93,7 @@ if pick is not None:
 chain_ids = [c.id for c in structure.chains]
 default = 0
 if record is not None:  # the chain whose residues best match the sequence
-    scores = [S.map_residues(c, record.sequence).identical for c in structure.chains]
+    scores = [structures.map_residues(c, record.sequence).identical for c in structure.chains]
     default = max(range(len(scores)), key=scores.__getitem__)
 chain_id = st.selectbox(
     "Chain to colour",
@@ -104,9 +106,9 @@ chain = structure.chains[chain_ids.index(chain_id)]
 
 colours: dict[int, str] = {}
 if record is not None and pred is not None:
-    mapping = S.map_residues(chain, record.sequence)
-    values = S.mean_attention(pred.attention)
-    palette = S.attention_colours(values)
+    mapping = structures.map_residues(chain, record.sequence)
+    values = regions.mean_attention(pred.attention)
+    palette = structures.attention_colours(values)
     colours = {number: palette[index] for number, index in mapping.positions.items()}
     st.markdown(
         f"**{record.id}** ({len(record.sequence)} aa) on chain **{chain.id}**: "
@@ -134,7 +136,7 @@ key = (
 )
 cached = st.session_state.get(STATE)
 if not cached or cached[0] != key:
-    page = S.structure_view_html(
+    page = structures.structure_view_html(
         structure,
         chain.id if colours else None,
         colours,

@@ -140,7 +140,7 @@ def attention_figure(
     shaded bands. ``start``/``end`` (1-based, inclusive) zoom to a window; windows of at most
     :data:`LETTER_TICKS_MAX` residues are labelled with their amino-acid letters.
     """
-    from .app_support import TM_THRESHOLD, kyte_doolittle
+    from .regions import TM_THRESHOLD, hydropathy
 
     att = np.asarray(attention, dtype=float)
     if att.ndim == 1:
@@ -157,7 +157,7 @@ def attention_figure(
     positions = np.arange(1, length + 1)
     residues = list(sequence.upper())
     hover = [[f"{aa}{pos}" for aa, pos in zip(residues, positions)] for _ in labels]
-    hydro = kyte_doolittle(sequence, hydro_window)
+    hydro = hydropathy(sequence, hydro_window)
 
     lanes = [k for k in LANES if any(getattr(r, "kind", "") == k for r in regions)]
     n_rows = 3 if lanes else 2

@@ -1,7 +1,6 @@
 """Shared test set-up."""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +8,6 @@ import torch
 
 # Tiny models run fastest on one thread; more threads only add synchronisation on 2 cores.
 torch.set_num_threads(1)
-sys.path.insert(0, str(Path(__file__).parent))  # for `import synthetic`
 
 
 def shared_data_dir() -> Path | None:

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 import synthetic
-from protloc import app_support as S
+from pages import settings
 from protloc.checkpoint import build_fold_model, read_manifest
 from protloc.cli import main
 from protloc.embedders.esm2 import safe_torch_load
@@ -184,7 +184,7 @@ def _case_manifest_wrong_types(folder: Path) -> str:
 def _case_upload_name(name: str, allowed: tuple[str, ...]) -> Callable[[Path], str]:
     def run(folder: Path) -> str:
         try:
-            S.check_upload_name(name, allowed)
+            settings.check_upload_name(name, allowed)
         except UserError as exc:
             return f"refused: {exc}"
         return "accepted"
@@ -257,17 +257,17 @@ CASES: list[Case] = [
     # --- uploads
     Case("upload-exe", "uploads", "a file named proteins.exe on the Batch page",
          r"^refused: 'proteins.exe' is not an accepted file type; upload one of: \.fasta",
-         _case_upload_name("proteins.exe", S.FASTA_UPLOAD_TYPES)),
+         _case_upload_name("proteins.exe", settings.FASTA_UPLOAD_TYPES)),
     Case("upload-double-ext", "uploads", "proteins.fasta.pkl (allowed type, then another)",
          r"^refused: 'proteins.fasta.pkl' is not an accepted file type",
-         _case_upload_name("proteins.fasta.pkl", S.FASTA_UPLOAD_TYPES)),
+         _case_upload_name("proteins.fasta.pkl", settings.FASTA_UPLOAD_TYPES)),
     Case("upload-nul-name", "uploads", "a file name with a NUL byte (proteins.fasta\\0.exe)",
-         r"^refused: ", _case_upload_name("proteins.fasta\0.exe", S.FASTA_UPLOAD_TYPES)),
+         r"^refused: ", _case_upload_name("proteins.fasta\0.exe", settings.FASTA_UPLOAD_TYPES)),
     Case("upload-gz", "uploads", "proteins.FASTA.GZ (upper-case, compressed)", r"^accepted$",
-         _case_upload_name("proteins.FASTA.GZ", S.FASTA_UPLOAD_TYPES)),
+         _case_upload_name("proteins.FASTA.GZ", settings.FASTA_UPLOAD_TYPES)),
     Case("upload-structure", "uploads", "a FASTA file uploaded on the Structure page",
          r"^refused: 'p.fasta' is not an accepted file type; upload one of: \.pdb",
-         _case_upload_name("p.fasta", S.STRUCTURE_UPLOAD_TYPES)),
+         _case_upload_name("p.fasta", settings.STRUCTURE_UPLOAD_TYPES)),
     # --- checkpoints and weights: never unpickle
     Case("pickle-as-safetensors", "loading", "a code-running pickle renamed fold_0.safetensors",
          r"^refused: refusing to load fold_0.safetensors: it is a pickle.*; payload ran: no$",

@@ -13,18 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from protloc import app_support as S
+from pages import examples
+from pages import settings
 from protloc.classes import CLASSES
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60
-OMPA = S.EXAMPLES["Outer membrane"]
+OMPA = examples.EXAMPLES["Outer membrane"]
 BATCH = f""">ompa {OMPA.name}
 {OMPA.sequence}
 >dna_by_mistake
 ATGGCGTACGATCGATCGATCGATCGATGCATGCATGCTAGCTAGC
 >male
-{S.EXAMPLES["Periplasmic"].sequence}
+{examples.EXAMPLES["Periplasmic"].sequence}
 """
 
 
@@ -175,7 +176,7 @@ def app_checkpoints(tiny_checkpoint, tmp_path_factory) -> Path:
 def app(app_checkpoints, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setenv(S.CHECKPOINTS_ENV, str(app_checkpoints))
+    monkeypatch.setenv(settings.CHECKPOINTS_ENV, str(app_checkpoints))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.run()
     assert not at.exception
@@ -229,7 +230,7 @@ def test_predict_bad_input_is_a_message_not_a_traceback(app, text, expected):
 
 
 def test_predict_too_many_sequences_points_to_batch(app):
-    fasta = "".join(f">s{i}\nMKKTAIAIAVALAGFATVAQA\n" for i in range(S.SINGLE_PAGE_LIMIT + 1))
+    fasta = "".join(f">s{i}\nMKKTAIAIAVALAGFATVAQA\n" for i in range(settings.SINGLE_PAGE_LIMIT + 1))
     app.text_area(key="sequence_input").set_value(fasta).run()
     app.button(key="predict_button").click().run()
     assert not app.exception and "Batch" in texts(app.error)
@@ -386,7 +387,7 @@ def test_about_renders_the_model_card(app):
 def test_every_page_copes_without_a_model(tmp_path, monkeypatch, page):
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setenv(S.CHECKPOINTS_ENV, str(tmp_path / "nothing_here"))
+    monkeypatch.setenv(settings.CHECKPOINTS_ENV, str(tmp_path / "nothing_here"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.switch_page(page).run()
     assert not at.exception

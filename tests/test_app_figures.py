@@ -6,7 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from protloc import app_support as S
+from pages import examples
+from protloc.regions import hydropathy, sequence_regions, top_attended_regions
 from protloc.classes import CLASSES
 from protloc.figures import (
     attention_figure,
@@ -21,7 +22,7 @@ from protloc.figures import (
 )
 from protloc.predictor import Prediction
 
-SEQ = S.EXAMPLES["Outer membrane"].sequence
+SEQ = examples.EXAMPLES["Outer membrane"].sequence
 
 
 def _pred(attention: bool = True) -> Prediction:
@@ -43,13 +44,13 @@ def test_probability_bars_show_every_class_with_spread():
 
 def test_attention_figure_aligns_heads_mean_features_and_hydropathy():
     pred = _pred()
-    regions = S.sequence_regions(SEQ) + S.top_attended_regions(pred.attention.mean(0), SEQ)
+    regions = sequence_regions(SEQ) + top_attended_regions(pred.attention.mean(0), SEQ)
     fig = attention_figure(pred.attention, SEQ, regions=regions)
     heat, hydro = fig.data[0], fig.data[1]
     assert list(heat.y) == ["head 1", "head 2", "head 3", "mean"]
     np.testing.assert_allclose(heat.z[-1], pred.attention.mean(axis=0))
     assert len(heat.x) == len(hydro.x) == len(SEQ)
-    assert np.isnan(hydro.y[0]) and not np.isnan(hydro.y[100])
+    np.testing.assert_allclose(hydro.y, hydropathy(SEQ, 9))  # one value per residue, ends too
     assert len(fig.layout.shapes) >= len(regions)  # feature bars
     lanes = fig.layout.yaxis2.ticktext
     assert list(lanes) == ["SP-like", "TM-like", "top attention"]

@@ -24,7 +24,8 @@ from typing import Iterator
 
 import pytest
 
-from protloc import app_support as S
+from pages import examples
+from pages import settings
 from protloc.classes import CLASSES
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -80,7 +81,7 @@ def streamlit_app(checkpoint_root: Path, log_dir: Path) -> Iterator[tuple[str, s
     """`streamlit run app.py` on a free loopback port serving ``checkpoint_root``: yields the
     URL and the server process; the process group is killed at the end."""
     port = _free_port()
-    env = {**os.environ, S.CHECKPOINTS_ENV: str(checkpoint_root), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, settings.CHECKPOINTS_ENV: str(checkpoint_root), "PYTHONUNBUFFERED": "1"}
     log = open(log_dir / "streamlit.log", "w+")
     proc = subprocess.Popen(
         [
@@ -198,7 +199,7 @@ def test_paste_predict_and_every_page(server, browser):
     _go(page, server, "Batch")
     fasta = (
         f">ompa\n{OMPA.sequence}\n>dna_by_mistake\n{'ACGT' * 12}\n"
-        f">male\n{S.EXAMPLES['Periplasmic'].sequence}\n"
+        f">male\n{examples.EXAMPLES['Periplasmic'].sequence}\n"
     )
     page.locator("input[type=file]").set_input_files(
         files=[

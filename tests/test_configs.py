@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from protloc.commands.train import load_config
+from protloc.experiment import load_config
 from protloc.embedders import make_embedder, spec_from_id
 from protloc.model import FusionConfig, FusionModel, count_parameters
 from protloc.training import TrainConfig

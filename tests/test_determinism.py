@@ -18,14 +18,14 @@ import pandas as pd
 import pytest
 
 import synthetic
-from protloc import app_support as S
+from pages import examples
 from protloc.output import prediction_rows
 from protloc.predictor import EnsemblePredictor
 from protloc.sequences import parse_text
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The six examples, two short proteins, and two records that cannot be predicted.
-FASTA = "\n".join(e.fasta() for e in S.EXAMPLES.values()) + (
+FASTA = "\n".join(e.fasta() for e in examples.EXAMPLES.values()) + (
     "\n>short\nMKKLLIAVAALSAAQ\n>dna\n" + "ACGT" * 20
     + "\n>tiny\nMKV\n>frag\nMSTNPKPQRKTKRNTNRRPQDVKF\n"
 )

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 import synthetic
-from protloc import app_support as S
+from pages import examples
+from pages import settings
 from protloc.predictor import EnsemblePredictor
 from protloc.sequences import parse_text
 from test_browser import STEP_MS, WIDTH, _settle, browser, streamlit_app  # noqa: F401
@@ -38,7 +39,7 @@ LOAD_DEADLINE_S = 90.0
 def _inputs() -> list[tuple[str, str]]:
     """(ID, sequence) per session: the six examples and two of them shortened; all distinct,
     so a session shown another session's result would be caught."""
-    sequences = [e.sequence for e in S.EXAMPLES.values()]
+    sequences = [e.sequence for e in examples.EXAMPLES.values()]
     sequences += [sequences[0][:150], sequences[3][:120]]
     return [(f"load_{i}", seq) for i, seq in enumerate(sequences[:SESSIONS])]
 
@@ -218,7 +219,7 @@ def test_eight_sessions_predict_at_once_with_one_model_copy(
     "name, payload, message",
     [
         ("proteins.exe", b"MZ" + bytes(100), "not allowed"),
-        ("big.fasta", b">big\n" + b"A" * ((S.MAX_UPLOAD_MB + 1) * 2**20), "must be"),
+        ("big.fasta", b">big\n" + b"A" * ((settings.MAX_UPLOAD_MB + 1) * 2**20), "must be"),
     ],
     ids=["wrong-type", "over-size-limit"],
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import reliability_cases as R
-from protloc import app_support as S
+from pages import settings
 from protloc import sequences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,12 +54,12 @@ def test_readme_states_every_limit() -> None:
         sequences.MAX_LENGTH,
         sequences.MIN_LENGTH,
         sequences.MAX_TOTAL_RESIDUES,
-        S.APP_BATCH_LIMIT,
-        S.SINGLE_PAGE_LIMIT,
+        settings.APP_BATCH_LIMIT,
+        settings.SINGLE_PAGE_LIMIT,
     ):
         assert f"{value:,}" in limits, value
-    assert f"{S.MAX_UPLOAD_MB} MB" in limits
+    assert f"{settings.MAX_UPLOAD_MB} MB" in limits
     decompressed_mib = sequences._MAX_DECOMPRESSED_BYTES // 2**20
     assert f"{decompressed_mib} MiB" in limits
-    for ext in S.FASTA_UPLOAD_TYPES:
+    for ext in settings.FASTA_UPLOAD_TYPES:
         assert f"`.{ext}`" in limits, ext

@@ -38,7 +38,7 @@ from ..embedders.cache import default_cache_root
 from ..errors import UserError
 from ..model import FusionConfig
 from ..training import FoldData, TrainConfig, train_cv
-from .train import data_summary, load_config, load_dataset
+from ..experiment import data_summary, load_config, load_dataset
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "paper.yaml"
 if not DEFAULT_CONFIG.is_file():  # an installed package: the repository's configs/ from the cwd

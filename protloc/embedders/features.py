@@ -36,6 +36,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import UserError
+from ..regions import KYTE_DOOLITTLE, centred_means
 from .base import Embedder, check_sequences
 from .motifs import MOTIF_DIM, motif_features
 
@@ -44,11 +45,7 @@ FEATURES_ID = "features-v1"
 #: The 20 standard amino acids, in one-hot column order.
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 
-# --- published scales, in AMINO_ACIDS order -------------------------------------------------
-_KYTE_DOOLITTLE = dict(
-    A=1.8, C=2.5, D=-3.5, E=-3.5, F=2.8, G=-0.4, H=-3.2, I=4.5, K=-3.9, L=3.8,
-    M=1.9, N=-3.5, P=-1.6, Q=-3.5, R=-4.5, S=-0.8, T=-0.7, V=4.2, W=-0.9, Y=-1.3,
-)
+# --- published scales, in AMINO_ACIDS order (Kyte-Doolittle: protloc.regions) ------------------
 # Net side-chain charge at pH 7 (Henderson-Hasselbalch, His pKa ~6.0 -> +0.1).
 _CHARGE = dict(D=-1.0, E=-1.0, K=1.0, R=1.0, H=0.1)
 # Side-chain (residue) volume in cubic angstroms, Zamyatnin 1972.
@@ -163,7 +160,7 @@ def _build_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     )
     scales = np.stack(
         [
-            _zscore(_KYTE_DOOLITTLE),
+            _zscore(KYTE_DOOLITTLE),
             np.array([_CHARGE.get(a, 0.0) for a in AMINO_ACIDS]),
             _zscore(_VOLUME),
             _zscore(helix),
@@ -177,7 +174,7 @@ def _build_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     static[:n_std, 41:49] = scales
     static[20, 41:49] = 0.0  # neutral: z-score 0, charge 0
 
-    hydro = np.array([_KYTE_DOOLITTLE[a] for a in AMINO_ACIDS]) / 4.5
+    hydro = np.array([KYTE_DOOLITTLE[a] for a in AMINO_ACIDS]) / 4.5
     charge = np.array([_CHARGE.get(a, 0.0) for a in AMINO_ACIDS])
     hydro = np.concatenate([hydro, [hydro.mean()], np.zeros(3)])
     charge = np.concatenate([charge, [0.0], np.zeros(3)])
@@ -194,17 +191,6 @@ def _build_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     for letter, code in (("B", 21), ("Z", 22), ("J", 23), ("U", idx["C"]), ("O", idx["K"])):
         lookup[ord(letter)] = lookup[ord(letter.lower())] = code
     return lookup, static.astype(np.float32), hydro, charge
-
-
-def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
-    """Centred mean over ``window`` residues, truncated (not zero-padded) at the ends."""
-    n = len(values)
-    half = window // 2
-    csum = np.concatenate([[0.0], np.cumsum(values)])
-    pos = np.arange(n)
-    lo = np.maximum(pos - half, 0)
-    hi = np.minimum(pos + half + 1, n)
-    return (csum[hi] - csum[lo]) / (hi - lo)
 
 
 class FeatureEmbedder(Embedder):
@@ -252,7 +238,7 @@ class FeatureEmbedder(Embedder):
         hydro, charge = self._hydro[codes], self._charge[codes]
         for values in (hydro, charge):
             for window in WINDOWS:
-                out[:, col] = _moving_average(values, window)
+                out[:, col] = centred_means(values, window)
                 col += 1
         pos = np.arange(n, dtype=np.float64)
         out[:, col] = pos / (n - 1) if n > 1 else 0.0

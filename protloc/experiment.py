@@ -1,0 +1,121 @@
+"""An experiment: a YAML config, the dataset it trains on, the embedded inputs, and the
+cross-validation run that writes a checkpoint set. ``protloc train`` and ``protloc reproduce``
+call these; so do the benchmarks and scripts.
+
+Dataset loading keeps its names and signatures (``load_dataset(data_dir, sources)``): callers
+outside this module rely on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .classes import CLASSES
+from .embedders import make_embedder
+from .embedders.cache import CachedEmbedder, EmbeddingCache, default_cache_root
+from .errors import UserError
+from .training import FoldData
+
+REQUIRED_COLUMNS = {"id", "sequence", "label", "partition"}
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserError(f"config file {path} does not exist")
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML: {exc}") from exc
+    for key in ("name", "embedders", "model", "train"):
+        if key not in config:
+            raise UserError(f"{path}: missing section {key!r}")
+    return config
+
+
+def load_dataset(data_dir: Path, sources: list[str] | None = None) -> pd.DataFrame:
+    path = data_dir / "dataset.tsv"
+    if not path.is_file():
+        raise UserError(f"{data_dir} has no dataset.tsv: run 'protloc data build --out {data_dir}'")
+    table = pd.read_csv(path, sep="\t", keep_default_na=False)
+    missing = REQUIRED_COLUMNS - set(table.columns)
+    if missing:
+        raise UserError(f"{path} lacks columns {sorted(missing)}")
+    if sources:
+        table = table[table["source"].isin(sources)].reset_index(drop=True)
+    unknown = set(table["label"]) - set(CLASSES)
+    if unknown:
+        raise UserError(f"{path} has labels outside the 6 classes: {sorted(unknown)}")
+    return table
+
+
+def embed_table(table: pd.DataFrame, specs: list[dict], cache_dir: Path | None, log) -> FoldData:
+    sequences = table["sequence"].tolist()
+    per_stream = []
+    for spec in specs:
+        embedder = CachedEmbedder(make_embedder(spec), EmbeddingCache(cache_dir or default_cache_root()))
+        arrays: list[np.ndarray] = []
+        for start in range(0, len(sequences), 256):
+            arrays.extend(a.astype(np.float16) for a in embedder.embed(sequences[start : start + 256]))
+            log(f"embedded {len(arrays)}/{len(sequences)} with {spec['id']}")
+        per_stream.append(arrays)
+    labels = np.array([CLASSES.index(c) for c in table["label"]], dtype=np.int64)
+    return FoldData([list(s) for s in zip(*per_stream)], labels)
+
+
+def data_summary(data_dir: Path, table, config: dict[str, Any], **extra: Any):
+    """The manifest's training-data summary, and which proteins may be trained on (None: all;
+    else a mask from the config's ``train_sources``; test folds are never filtered)."""
+    summary = {
+        "dataset": str(data_dir),
+        "proteins": len(table),
+        "sources": sorted(set(table.get("source", []))),
+        "dataset_sha256": hashlib.sha256((data_dir / "dataset.tsv").read_bytes()).hexdigest(),
+        "config": config,
+        **extra,
+    }
+    if not config.get("train_sources"):
+        return summary, None
+    unknown = sorted(set(config["train_sources"]) - set(table["source"]))
+    if unknown:
+        raise UserError(f"train_sources {unknown} are not sources of {data_dir}/dataset.tsv")
+    summary["train_sources"] = sorted(config["train_sources"])
+    return summary, table["source"].isin(config["train_sources"]).to_numpy()
+
+
+def train_experiment(
+    data_dir: Path,
+    config_path: Path,
+    out: Path,
+    folds: Sequence[int] = (0, 1, 2, 3, 4),
+    cache_dir: Path | None = None,
+    device: str = "cpu",
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Embed the dataset with the config's embedders and train one model per test fold."""
+    from .model import FusionConfig
+    from .training import TrainConfig, train_cv
+
+    config = load_config(config_path)
+    table = load_dataset(data_dir, config.get("sources"))
+    specs = [make_embedder(s).spec() for s in config["embedders"]]
+    data = embed_table(table, specs, cache_dir, log)
+    model_cfg = FusionConfig.from_dict(
+        {**config["model"], "input_dims": [make_embedder(s).dim for s in specs]}
+    )
+    try:
+        train_cfg = TrainConfig.from_dict(config["train"])
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    summary, trainable = data_summary(data_dir, table, config)
+    train_cv(
+        data, table["id"].tolist(), table["partition"].to_numpy(), model_cfg, train_cfg,
+        out, specs, name=config["name"], folds=list(folds), data_summary=summary,
+        log=log, device=device, trainable=trainable,
+    )
+    return out
