@@ -13,20 +13,36 @@ from typing import Callable, Sequence, TextIO
 from . import __version__
 from .errors import UserError
 
-# Each subcommand module exposes ``add_parser(subparsers)`` and sets ``func`` on its parser:
-# ``func(args, stdout, stderr) -> int``.
-_SUBCOMMAND_MODULES = (
-    "protloc.commands.predict",
-    "protloc.commands.embed",
-    "protloc.commands.train",
-    "protloc.commands.evaluate",
-    "protloc.commands.reproduce",
-    "protloc.commands.peers",
-    "protloc.dataset.cli",
-)
+# name -> (module, one-line help). Each module exposes ``add_parser(subparsers)`` and sets
+# ``func(args, stdout, stderr) -> int`` on its parser. Only the module of the subcommand being
+# run is imported, so ``protloc --help`` and ``--version`` never load torch or scikit-learn.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "predict": ("protloc.commands.predict", "predict localizations of proteins in a FASTA file"),
+    "embed": ("protloc.commands.embed", "compute per-residue embeddings into an on-disk cache"),
+    "data": ("protloc.dataset.cli", "build the homology-partitioned training dataset"),
+    "train": ("protloc.commands.train", "5-fold cross-validation training that writes a checkpoint set"),
+    "evaluate": (
+        "protloc.commands.evaluate",
+        "cross-validation metrics of a checkpoint set, beside DeepLocPro and PSORTb",
+    ),
+    "reproduce": (
+        "protloc.commands.reproduce",
+        "the reference study's model end to end: weights, embeddings, training, evaluation",
+    ),
+    "peers": ("protloc.commands.peers", "run other predictors (PSORTb 3.0) for comparison"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is not an option), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in SUBCOMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; the full arguments only of the subcommand named in ``argv``."""
     import importlib
 
     parser = argparse.ArgumentParser(
@@ -35,14 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"protloc {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real missing dependency, not an absent optional module
-                raise
-            continue
-        module.add_parser(subparsers)
+    chosen = _chosen(argv)
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        if name == chosen:
+            importlib.import_module(module).add_parser(subparsers)
+        else:  # listed in --help; never parsed, since argv does not name it
+            subparsers.add_parser(name, help=help_text)
     return parser
 
 
@@ -53,7 +67,8 @@ def main(
 ) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help and on usage errors

@@ -269,13 +269,7 @@ def test_evaluate_user_errors(folders, tmp_path):
         _run([str(bad)])
 
 
-def test_evaluate_through_cli_main(folders, monkeypatch):
-    from protloc import cli
-
-    if "protloc.commands.evaluate" not in cli._SUBCOMMAND_MODULES:  # until cli.py lists it
-        monkeypatch.setattr(
-            cli, "_SUBCOMMAND_MODULES", (*cli._SUBCOMMAND_MODULES, "protloc.commands.evaluate")
-        )
+def test_evaluate_through_cli_main(folders):
     ckpt, data, raw = folders
     code, out, err = _main(["evaluate", str(ckpt), "--data", str(data), "--data-dir", str(raw)])
     assert code == 0, err
