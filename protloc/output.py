@@ -1,19 +1,32 @@
-"""Prediction tables and files: one row per input record, in input order, errors included."""
+"""Prediction tables and files: one row per input record, in input order, errors included.
+
+CSV files are opened in spreadsheets, which run a cell that begins with ``= + - @`` (or a tab
+or carriage return) as a formula. As OWASP's CSV-injection guidance recommends, such text cells
+are written with a leading single quote; a cell that already begins with a quote gets one more,
+so the rule can be undone exactly. :func:`read_results_csv` undoes it (pandas with plain
+``read_csv`` sees the quote). JSON outputs hold the values unchanged.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
 from .classes import CLASSES, COLUMN_NAMES
+from .files import prepare_output_dir, write_run
 from .predictor import Prediction
 from .sequences import SequenceRecord
 
 PROB_COLUMNS = [COLUMN_NAMES[c] for c in CLASSES]
 COLUMNS = ["ID", "Localization", *PROB_COLUMNS, "Confidence", "FoldSpread", "Warnings", "Error"]
+TEXT_COLUMNS = ["ID", "Localization", "Warnings", "Error"]
+NUMBER_COLUMNS = [c for c in COLUMNS if c not in TEXT_COLUMNS]
+
+#: First characters that make a spreadsheet treat a cell as a formula, plus the quote itself.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 def prediction_rows(
@@ -61,6 +74,57 @@ def prediction_json(
     return {"model": model_name, "organism_group": group, "classes": list(CLASSES), "results": items}
 
 
+def neutralise_cell(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula, prefixed with a single quote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_text(table: pd.DataFrame) -> str:
+    """``table`` as CSV with every text cell neutralised (see the module docstring)."""
+    safe = table.copy()
+    for column in safe.columns[safe.dtypes == object]:
+        safe[column] = safe[column].map(neutralise_cell)
+    return safe.to_csv(index=False)
+
+
+def read_results_csv(path_or_buffer: Any) -> pd.DataFrame:
+    """A results CSV as written by protloc, with the neutralising quote removed: IDs and
+    messages exactly as in the input; probabilities as floats (NaN on error rows)."""
+    table = pd.read_csv(path_or_buffer, dtype=str, keep_default_na=False)
+    for column in table.columns:
+        if column in NUMBER_COLUMNS:
+            table[column] = pd.to_numeric(table[column].replace("", None), errors="coerce")
+        else:
+            table[column] = table[column].map(_restore_cell)
+    return table
+
+
+def _restore_cell(value: str) -> str:
+    return value[1:] if value.startswith("'") else value
+
+
+def result_files(
+    records: Sequence[SequenceRecord],
+    predictions: Sequence[Prediction | None],
+    fmt: str,
+    model_name: str,
+    group: str,
+    attention: bool = False,
+) -> dict[str, bytes]:
+    """The files of one prediction run, by name: ``results.csv`` or ``results.json``, and
+    ``attention.json`` when attention was asked for with CSV."""
+    if fmt == "csv":
+        files = {"results.csv": csv_text(prediction_rows(records, predictions)).encode("utf-8")}
+        if attention:
+            doc = prediction_json(records, predictions, model_name, group)
+            files["attention.json"] = (json.dumps(doc) + "\n").encode("utf-8")
+        return files
+    doc = prediction_json(records, predictions, model_name, group)
+    return {"results.json": (json.dumps(doc, indent=1) + "\n").encode("utf-8")}
+
+
 def write_predictions(
     out_dir: Path,
     records: Sequence[SequenceRecord],
@@ -68,13 +132,14 @@ def write_predictions(
     fmt: str,
     model_name: str,
     group: str,
+    attention: bool = False,
+    info: Mapping[str, Any] | None = None,
 ) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        path = out_dir / "results.csv"
-        prediction_rows(records, predictions).to_csv(path, index=False)
-    else:
-        path = out_dir / "results.json"
-        doc = prediction_json(records, predictions, model_name, group)
-        path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    return path
+    """Write a run's result files and its completion marker (``protloc.files.write_run``);
+    returns the path of the main results file."""
+    files = result_files(records, predictions, fmt, model_name, group, attention)
+    predicted = sum(p is not None for p in predictions)
+    summary = {"model": model_name, "organism_group": group, "records": len(records),
+               "predicted": predicted, **(info or {})}
+    write_run(prepare_output_dir(out_dir), files, summary)
+    return Path(out_dir) / next(iter(files))

@@ -9,9 +9,15 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .checkpoint import Manifest, build_fold_model, read_manifest
+from .checkpoint import (
+    Manifest,
+    build_fold_model,
+    check_finite_probabilities,
+    make_manifest_embedder,
+    read_manifest,
+)
 from .classes import CLASSES, apply_group_rule, canonical_group
-from .embedders import make_embedder, pick_device
+from .embedders import pick_device
 from .embedders.base import Embedder
 from .embedders.cache import CachedEmbedder, EmbeddingCache
 from .model import FusionModel, pad_batch
@@ -80,9 +86,12 @@ class EnsemblePredictor:
         device: str = "cpu",
         cache_dir: str | Path | None = None,
         embedder_overrides: dict[str, dict] | None = None,
+        allow_external_weights: bool = False,
     ) -> "EnsemblePredictor":
         """Load a checkpoint set; ``embedder_overrides`` maps an embedder id to extra settings
-        (a local weights path, a device) without changing what the models were trained on."""
+        (a local weights path, a device) without changing what the models were trained on.
+        Embedder files the manifest names must lie in ``directory`` unless
+        ``allow_external_weights``."""
         directory = Path(directory)
         manifest = read_manifest(directory)
         models = [build_fold_model(manifest, fold, directory) for fold in manifest.folds]
@@ -90,7 +99,7 @@ class EnsemblePredictor:
         device = str(pick_device(device))
         for spec in manifest.embedders:
             overrides = {"device": device, **(embedder_overrides or {}).get(spec["id"], {})}
-            embedder = make_embedder(spec, **overrides)
+            embedder = make_manifest_embedder(spec, directory, overrides, allow_external_weights)
             if cache_dir is not None:
                 embedder = CachedEmbedder(embedder, EmbeddingCache(cache_dir))
             embedders.append(embedder)
@@ -134,9 +143,10 @@ class EnsemblePredictor:
             streams.append(batch.float().to(self.device))
         assert lengths is not None
         fold_probs, fold_attention = [], []
-        for model, temperature in zip(self.models, self.temperatures):
+        for model, temperature, fold in zip(self.models, self.temperatures, self.manifest.folds):
             logits, weights = model(streams, lengths.to(self.device))
             probs = torch.softmax(logits.float() / temperature, dim=-1).cpu().numpy()
+            check_finite_probabilities(probs, fold, [r.id for r in records])
             fold_probs.append(apply_group_rule(probs, group))
             fold_attention.append(weights.float().cpu().numpy())
         stacked = np.stack(fold_probs)  # (folds, B, 6)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TextIO
 
 from ..classes import canonical_group
 from ..errors import UserError
-from ..output import prediction_json, write_predictions
+from ..files import prepare_output_dir
+from ..output import write_predictions
 from ..predictor import DEFAULT_CHECKPOINT, EnsemblePredictor
 from ..sequences import read_fasta
 
@@ -39,6 +39,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "-p", "--attention", action="store_true", help="also write per-residue attention"
     )
     p.add_argument("--cache", type=Path, default=None, help="embedding cache folder")
+    p.add_argument(
+        "--allow-external-weights",
+        action="store_true",
+        help="let the checkpoint's manifest load embedder weights from outside its folder "
+        "(off by default: a manifest names only files inside its own folder)",
+    )
     p.set_defaults(func=run)
 
 
@@ -46,22 +52,28 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if not args.fasta.is_file():
         raise UserError(f"input file {args.fasta} does not exist")
     records = read_fasta(args.fasta)
+    prepare_output_dir(args.output)  # a bad output path fails before the slow part
     group = canonical_group(args.group)
-    predictor = EnsemblePredictor.from_dir(args.model, device=args.device, cache_dir=args.cache)
+    predictor = EnsemblePredictor.from_dir(
+        args.model, device=args.device, cache_dir=args.cache,
+        allow_external_weights=args.allow_external_weights,
+    )
     predictions = predictor.predict(
         records, group=group, attention=args.attention, progress=_progress(stderr)
     )
     path = write_predictions(
-        args.output, records, predictions, args.format, predictor.name, group
+        args.output, records, predictions, args.format, predictor.name, group, args.attention
     )
-    if args.attention and args.format == "csv":
-        doc = prediction_json(records, predictions, predictor.name, group)
-        (args.output / "attention.json").write_text(json.dumps(doc) + "\n", encoding="utf-8")
     bad = sum(not r.ok for r in records)
     print(
         f"{len(records)} records, {len(records) - bad} predicted, {bad} with errors -> {path}",
         file=stdout,
     )
+    if bad == len(records):
+        raise UserError(
+            f"none of the {len(records)} records could be predicted; "
+            f"the Error column of {path.name} says why for each"
+        )
     return 0
 
 
