@@ -97,8 +97,8 @@ def _f(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
-def _mcc(y: Any, p: Any) -> float:
-    """scikit-learn's MCC, quiet about inputs with a single label (its answer there is 0)."""
+def mcc(y: Any, p: Any) -> float:
+    """Matthews correlation: scikit-learn's MCC, quiet about inputs with a single label (its answer there is 0)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return float(matthews_corrcoef(y, p))
@@ -119,7 +119,7 @@ def summary_metrics(y: Sequence[str], p: Sequence[str]) -> dict[str, Any]:
         "macro_f1": float(
             f1_score(y, p, labels=_present_labels(y, p), average="macro", zero_division=0)
         ),
-        "mcc": _mcc(y, p),
+        "mcc": mcc(y, p),
     }
 
 
@@ -130,7 +130,7 @@ def _abstain_as_wrong(y: Sequence[str], p: Sequence[str]) -> dict[str, Any]:
         "n": len(y),
         "accuracy": float(accuracy_score(y, p)),
         "macro_f1": float(f1_score(y, p, labels=labels, average="macro", zero_division=0)),
-        "mcc": _mcc(y, p),
+        "mcc": mcc(y, p),
     }
 
 
@@ -161,7 +161,7 @@ def per_class_metrics(
                 "precision": float(prec[j]),
                 "recall": float(rec[j]),
                 "f1": float(f1[j]),
-                "mcc": _mcc(y_arr == c, p_arr == c) if len(y) else None,
+                "mcc": mcc(y_arr == c, p_arr == c) if len(y) else None,
                 "abstained": int(sum(1 for a in abstained if a == c)),
             }
         )

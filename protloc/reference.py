@@ -224,16 +224,8 @@ def benchmark_reference(data_dir: str | os.PathLike | None = None) -> pd.DataFra
 
 
 def reference_metrics(reference: pd.DataFrame) -> dict[str, float]:
-    """Accuracy, macro-F1 and MCC (scikit-learn) of a frame with ``label`` and ``prediction``.
+    """n, accuracy, macro-F1 and MCC of a frame with ``label`` and ``prediction``
+    (:func:`protloc.metrics.summary_metrics`)."""
+    from .metrics import summary_metrics
 
-    Macro-F1 averages over the classes present in labels or predictions (scikit-learn default).
-    """
-    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
-
-    y, p = reference["label"], reference["prediction"]
-    return {
-        "n": len(reference),
-        "accuracy": float(accuracy_score(y, p)),
-        "macro_f1": float(f1_score(y, p, average="macro", zero_division=0)),
-        "mcc": float(matthews_corrcoef(y, p)),
-    }
+    return summary_metrics(reference["label"].tolist(), reference["prediction"].tolist())

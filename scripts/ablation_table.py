@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import matthews_corrcoef
 
 from protloc.classes import CLASSES, COLUMN_NAMES
-from protloc.commands.evaluate import evaluate_checkpoint, read_heldout
+from protloc.crossval import evaluate_checkpoint, read_heldout
+from protloc.metrics import mcc
 
 FOLD = 0
 N_BOOT = 1000
@@ -34,7 +34,7 @@ def fold_results(checkpoint: Path, data: Path, data_dir: Path) -> tuple[dict, pd
     table = table[table["partition"].astype(str) == str(FOLD)]
     with tempfile.TemporaryDirectory() as tmp:
         table.to_csv(Path(tmp) / "heldout.csv", index=False)
-        results = evaluate_checkpoint(Path(tmp), data=data, data_dir=data_dir)
+        results = evaluate_checkpoint(Path(tmp), data=data, data_dir=data_dir).to_dict()
     return results, table.set_index("id")
 
 
@@ -56,7 +56,7 @@ def paired_bootstrap(y: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int = 0)
     diffs = []
     for _ in range(N_BOOT):
         idx = rng.integers(0, len(y), len(y))
-        diffs.append(matthews_corrcoef(y[idx], b[idx]) - matthews_corrcoef(y[idx], a[idx]))
+        diffs.append(mcc(y[idx], b[idx]) - mcc(y[idx], a[idx]))
     return float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))
 
 
