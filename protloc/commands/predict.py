@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
+from .. import cluster
 from ..classes import canonical_group
 from ..errors import UserError
 from ..files import prepare_output_dir
@@ -45,12 +46,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="let the checkpoint's manifest load embedder weights from outside its folder "
         "(off by default: a manifest names only files inside its own folder)",
     )
+    cluster.add_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if not args.fasta.is_file():
         raise UserError(f"input file {args.fasta} does not exist")
+    if cluster.requested(args):  # sharded on Dask: protloc/cluster.py, docs/cluster.md
+        return cluster.run_command(args, stdout, stderr)
     records = read_fasta(args.fasta)
     prepare_output_dir(args.output)  # a bad output path fails before the slow part
     group = canonical_group(args.group)
