@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from pages.common import no_model_message, plot, selected_model
-from protloc import app_support as S
+from protloc.evaluation import PEERS_RESULTS, RESULTS_FILE, Evaluation, Metrics, ResultsError, load_results
 from protloc.figures import (
     comparison_bars,
     confusion_matrix_heatmap,
@@ -23,46 +24,49 @@ st.markdown(
 )
 
 
+METRICS = ("accuracy", "macro_f1", "mcc")
+
+
 def fmt(value, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def overview(ev: S.Evaluation) -> None:
+def overall(m: Metrics) -> dict:
+    return {k: getattr(m.overall, k) for k in METRICS}
+
+
+def fold_sd(m: Metrics) -> dict | None:
+    return {k: getattr(m.per_fold.sd, k) for k in METRICS} if m.per_fold else None
+
+
+def overview(m: Metrics) -> None:
     cols = st.columns(4)
-    for col, (key, label) in zip(
-        cols, (("accuracy", "Accuracy"), ("macro_f1", "Macro-F1"), ("mcc", "MCC"))
-    ):
-        sd = (ev.fold_sd or {}).get(key)
-        col.metric(
-            label,
-            fmt(ev.overall.get(key)),
-            help=None if sd is None else f"± {sd:.3f} SD over folds",
-        )
+    sds = fold_sd(m) or {}
+    for col, (key, label) in zip(cols, (("accuracy", "Accuracy"), ("macro_f1", "Macro-F1"), ("mcc", "MCC"))):
+        sd = sds.get(key)
+        col.metric(label, fmt(getattr(m.overall, key)), help=None if sd is None else f"± {sd:.3f} SD over folds")
         if sd is not None:
             col.caption(f"± {sd:.3f} over folds")
-    cols[3].metric("Proteins", "–" if ev.n is None else f"{ev.n:,}")
-    if ev.coverage is not None and ev.coverage < 1:
-        cols[3].caption(f"coverage {ev.coverage:.1%}")
+    cols[3].metric("Proteins", f"{m.n:,}")
+    if m.coverage < 1:
+        cols[3].caption(f"coverage {m.coverage:.1%}")
 
 
-def fold_table(ev: S.Evaluation) -> pd.DataFrame:
-    rows = [dict(r) for r in ev.per_fold or []]
-    for name, values in (("mean", ev.fold_mean), ("SD", ev.fold_sd)):
-        if values:
-            rows.append(
-                {"fold": name, **{k: values.get(k) for k in ("accuracy", "macro_f1", "mcc")}}
-            )
-    frame = pd.DataFrame(rows)
-    return frame.astype({"fold": str}) if "fold" in frame else frame
+def fold_table(m: Metrics) -> pd.DataFrame:
+    columns = ("n_total", "accuracy", "macro_f1", "mcc", "coverage")
+    rows = [{"fold": f.partition, **{k: getattr(f, k) for k in columns}} for f in m.per_fold.folds]
+    for name, values in (("mean", m.per_fold.mean), ("SD", m.per_fold.sd)):
+        rows.append({"fold": name, **{k: getattr(values, k) for k in METRICS}})
+    return pd.DataFrame(rows).astype({"fold": str})
 
 
 def evaluation_tabs(
-    ev: S.Evaluation, prefix: str, figs: list, label: str, source: str = "results.json"
+    m: Metrics, prefix: str, figs: list, label: str, source: str = "results.json"
 ) -> None:
     tabs = st.tabs(["Confusion matrix", "Per class", "Per fold", "Calibration"])
     with tabs[0]:
-        if ev.confusion is not None:
-            names, matrix = ev.confusion
+        if m.confusion_matrix is not None:
+            names, matrix = m.confusion_matrix.labels, np.asarray(m.confusion_matrix.matrix)
             normalise = st.toggle(
                 "Colour by share of the true class", True, key=f"{prefix}_normalise"
             )
@@ -78,12 +82,16 @@ def evaluation_tabs(
         else:
             st.info(f"No confusion matrix in {source}.")
     with tabs[1]:
-        if ev.per_class:
-            fig = per_class_bars(ev.per_class, title=f"{label}: per-class metrics")
+        if m.per_class:
+            rows = [
+                {"class": c.name, **{k: getattr(c, k) for k in ("support", "precision", "recall", "f1", "mcc")}}
+                for c in m.per_class
+            ]
+            fig = per_class_bars(rows, title=f"{label}: per-class metrics")
             figs.append((f"{label}: per-class metrics", fig))
             plot(fig, key=f"{prefix}_pc")
             st.dataframe(
-                pd.DataFrame(ev.per_class),
+                pd.DataFrame(rows),
                 hide_index=True,
                 column_config={
                     k: st.column_config.NumberColumn(format="%.3f")
@@ -97,9 +105,9 @@ def evaluation_tabs(
         else:
             st.info(f"No per-class metrics in {source}.")
     with tabs[2]:
-        if ev.per_fold:
+        if m.per_fold:
             st.dataframe(
-                fold_table(ev),
+                fold_table(m),
                 hide_index=True,
                 column_config={
                     k: st.column_config.NumberColumn(format="%.3f")
@@ -110,8 +118,9 @@ def evaluation_tabs(
         else:
             st.info(f"No per-fold figures in {source}.")
     with tabs[3]:
-        if ev.reliability:
-            fig = reliability_diagram(ev.reliability, ev.ece, f"{label}: reliability diagram")
+        if m.calibration:
+            bins = [vars(b) for b in m.calibration.bins]
+            fig = reliability_diagram(bins, m.calibration.ece, f"{label}: reliability diagram")
             figs.append((f"{label}: reliability diagram", fig))
             plot(fig, key=f"{prefix}_rel")
             st.caption(
@@ -125,39 +134,41 @@ def evaluation_tabs(
 figures: list = []
 notes: list[str] = []
 model = selected_model()
-report = None
+results: Evaluation | None = None
+results_path = None
 if model is None:
     no_model_message()
 else:
-    try:
-        report = S.load_cv_results(model, model.name)
-    except ValueError as exc:
-        st.error(f"The results of **{model.name}** cannot be read: {exc}", icon=":material/error:")
-    if report is None:
+    results_path = model / RESULTS_FILE
+    if not results_path.is_file():
         st.info(
             f"**No cross-validation results for this model yet** (`{model.name}` has no "
-            f"`{S.RESULTS_FILE}`). Run `protloc evaluate {model}` to create them.",
+            f"`{RESULTS_FILE}`). Run `protloc evaluate {model}` to create them.",
             icon=":material/info:",
         )
+    else:
+        try:
+            results = load_results(results_path)
+        except ResultsError as exc:
+            st.error(f"The results of **{model.name}** cannot be read: {exc}", icon=":material/error:")
+peers = load_results(PEERS_RESULTS) if PEERS_RESULTS.is_file() else None
 
-if report is not None:
-    for note in report.notes:
+if results is not None:
+    for note in results.notes + ([results.group_rule] if results.group_rule else []):
         st.caption(note)
-    if report.main is not None:
+    if results.all is not None:
         st.header(f"{model.name}: all held-out proteins")
-        overview(report.main)
-        evaluation_tabs(report.main, "main", figures, model.name)
+        overview(results.all)
+        evaluation_tabs(results.all, "main", figures, model.name)
 
-    if report.comparison:
+    bench = results.benchmark
+    if bench is not None and bench.predictors:
         st.header("Side by side")
-        where = (
-            f"on the same {report.comparison_n:,} DeepLocPro benchmark proteins"
-            if report.comparison_n
-            else "on the proteins given in results.json"
-        )
+        where = f"on the same {bench.n:,} DeepLocPro benchmark proteins"
         st.markdown(f"Predictors compared {where}.")
+        shown = {model.name if name == "protloc" else name: m for name, m in bench.predictors.items()}
         fig = comparison_bars(
-            [(ev.name, ev.overall, ev.fold_sd) for ev in report.comparison],
+            [(name, overall(m), fold_sd(m)) for name, m in shown.items()],
             title=f"Side by side {where}",
         )
         figures.append(("Side by side", fig))
@@ -166,13 +177,13 @@ if report is not None:
             pd.DataFrame(
                 [
                     {
-                        "predictor": ev.name,
-                        "n": ev.n,
-                        "coverage": ev.coverage,
-                        **{k: ev.overall.get(k) for k in ("accuracy", "macro_f1", "mcc")},
-                        "ECE": ev.ece,
+                        "predictor": name,
+                        "n": m.n,
+                        "coverage": m.coverage,
+                        **overall(m),
+                        "ECE": m.calibration.ece if m.calibration else None,
                     }
-                    for ev in report.comparison
+                    for name, m in shown.items()
                 ]
             ),
             hide_index=True,
@@ -181,40 +192,47 @@ if report is not None:
                 for k in ("coverage", "accuracy", "macro_f1", "mcc", "ECE")
             },
         )
-        for note in report.comparison_notes:
+        for note in bench.notes:
             st.caption(note)
             notes.append(note)
-    elif report.main is not None:
+    elif results.all is not None:
         st.info("No DeepLocPro / PSORTb comparison in results.json yet.")
 
 st.header("The reference study (not comparable)")
-reference = (
-    report.reference if report is not None and report.reference else S.reference_evaluation()
+reference = (results.reference_study if results is not None else None) or (
+    peers.reference_study if peers is not None else None
 )
-caveat = report.reference_caveat if report is not None else S.REFERENCE_CAVEAT
-st.warning(f"**Caveat.** {caveat}", icon=":material/warning:")
-notes.append(caveat)
-st.markdown(
-    "The design protloc builds on reported these cross-validation figures "
-    f"(n = {reference.n or S.REFERENCE_STUDY['n']:,} proteins). DeepLocPro's own held-out "
-    f"predictions on its {S.DEEPLOCPRO_BENCHMARK['n']:,} benchmark proteins, for "
-    f"context: accuracy {S.DEEPLOCPRO_BENCHMARK['accuracy']:.3f}, macro-F1 "
-    f"{S.DEEPLOCPRO_BENCHMARK['macro_f1']:.3f}, MCC {S.DEEPLOCPRO_BENCHMARK['mcc']:.3f} "
-    "(homology-partitioned, different proteins: not comparable either)."
-)
-overview(reference)
-evaluation_tabs(
-    reference,
-    "ref",
-    figures,
-    "Reference study (random folds)",
-    source="the reference study's published results",
-)
+if reference is None:
+    st.info("The reference study's figures are not installed (docs/results/peers/results.json).")
+else:
+    st.warning(f"**Caveat.** {reference.caveat}", icon=":material/warning:")
+    notes.append(reference.caveat)
+    dlp = peers.benchmark.predictors.get("DeepLocPro") if peers and peers.benchmark else None
+    context = (
+        f" DeepLocPro's own held-out predictions on its {dlp.n:,} benchmark proteins, for "
+        f"context: accuracy {dlp.overall.accuracy:.3f}, macro-F1 {dlp.overall.macro_f1:.3f}, "
+        f"MCC {dlp.overall.mcc:.3f} (homology-partitioned, different proteins: not comparable "
+        "either)."
+        if dlp
+        else ""
+    )
+    st.markdown(
+        "The design protloc builds on reported these cross-validation figures, recomputed from "
+        f"its published predictions (n = {reference.n:,} proteins).{context}"
+    )
+    overview(reference)
+    evaluation_tabs(
+        reference,
+        "ref",
+        figures,
+        "Reference study (random folds)",
+        source="the reference study's published results",
+    )
 
 st.divider()
 if figures:
     # The export inlines plotly.js (about 4.6 MB): built once per results file and view.
-    stamp = report.path.stat().st_mtime if report is not None else None
+    stamp = results_path.stat().st_mtime if results is not None else None
     export_key = (
         str(model),
         stamp,

@@ -11,6 +11,7 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pages import examples
@@ -89,79 +90,35 @@ def helix_pdb(sequence: str, chain: str = "A") -> str:
     return "\n".join(lines + ["TER", "END"]) + "\n"
 
 
-def evaluation_block(scale: float = 1.0) -> dict:
-    """A result shaped like protloc.metrics.evaluate_predictions (made-up numbers)."""
-    matrix = [[50 if i == j else 2 for j in range(6)] for i in range(6)]
-    return {
-        "n": 360,
-        "n_answered": 360,
-        "coverage": 1.0,
-        "overall": {
-            "n": 360,
-            "accuracy": 0.83 * scale,
-            "macro_f1": 0.80 * scale,
-            "mcc": 0.79 * scale,
-        },
-        "per_class": [
-            {"class": c, "support": 60, "precision": 0.83, "recall": 0.83, "f1": 0.83, "mcc": 0.8}
-            for c in CLASSES
-        ],
-        "confusion_matrix": {
-            "rows": "true",
-            "columns": "predicted",
-            "labels": list(CLASSES),
-            "matrix": matrix,
-        },
-        "per_fold": {
-            "folds": [
-                {
-                    "partition": k,
-                    "n_total": 72,
-                    "accuracy": 0.8 + k / 100,
-                    "macro_f1": 0.78,
-                    "mcc": 0.77,
-                    "coverage": 1.0,
-                }
-                for k in range(5)
-            ],
-            "mean": {"accuracy": 0.82, "macro_f1": 0.78, "mcc": 0.77, "coverage": 1.0},
-            "sd": {"accuracy": 0.014, "macro_f1": 0.0, "mcc": 0.0, "coverage": 0.0},
-        },
-        "calibration": {
-            "ece": 0.05,
-            "n_bins": 15,
-            "bins": [
-                {
-                    "lower": k / 15,
-                    "upper": (k + 1) / 15,
-                    "count": 10 * k,
-                    "mean_confidence": (k + 0.5) / 15 if k else None,
-                    "accuracy": (k + 0.2) / 15 if k else None,
-                }
-                for k in range(15)
-            ],
-        },
-    }
+def evaluation_block(correct: int = 83) -> dict:
+    """One predictor's metrics (protloc.metrics on made-up predictions: ``correct`` of 100)."""
+    from protloc.metrics import evaluate_predictions
+
+    labels = [CLASSES[i % 6] for i in range(100)]
+    probs = np.full((100, 6), 0.02)
+    for i in range(100):
+        probs[i, i % 6 if i < correct else (i + 1) % 6] = 0.9
+    return evaluate_predictions(labels, probs, partitions=[i % 5 for i in range(100)])
 
 
 def results_doc() -> dict:
-    """A results.json shaped like the output of `protloc evaluate`."""
-    return {
-        "checkpoint": "checkpoints/default",
-        "group_rule": "Group rule applied before the argmax.",
-        "all": evaluation_block(),
-        "benchmark": {
-            "n": 100,
-            "predictors": {
-                "protloc": evaluation_block(0.9),
-                "DeepLocPro": evaluation_block(0.95),
-                "PSORTb 3.0.6": evaluation_block(0.7),
-            },
-            "notes": ["PSORTb overlaps the benchmark."],
-        },
-        "reference_study": None,
-        "notes": ["Made-up figures for a test."],
-    }
+    """A results.json as `protloc evaluate` writes it (an Evaluation), with made-up figures."""
+    from protloc.evaluation import SCHEMA_VERSION, Benchmark, Evaluation, metrics_from_result
+
+    peers = {"protloc": 80, "DeepLocPro": 90, "PSORTb 3.0.6": 60}
+    return Evaluation(
+        SCHEMA_VERSION,
+        "checkpoints/default",
+        "Group rule applied before the argmax.",
+        metrics_from_result(evaluation_block()),
+        Benchmark(
+            100,
+            {k: metrics_from_result(evaluation_block(v)) for k, v in peers.items()},
+            ["PSORTb overlaps the benchmark."],
+        ),
+        None,
+        ["Made-up figures for a test."],
+    ).to_dict()
 
 
 # ------------------------------------------------------------------------------ fixtures
@@ -337,7 +294,7 @@ def test_cv_results_absent_says_so_and_shows_the_reference_with_caveat(app):
     app.switch_page("pages/cv_results.py").run()
     assert not app.exception
     assert "No cross-validation results for this model yet" in texts(app.info)
-    assert "not on homology partitions" in texts(app.warning)
+    assert "not homology partitions" in texts(app.warning)
     assert len(app.get("plotly_chart")) >= 1
     assert downloads(app)
 
