@@ -132,6 +132,15 @@ def canonical_label(label: str) -> str | None:
     return _LABEL_ALIASES.get(_squash(label))
 
 
+#: Organism groups in the order of the model's group input (index 0 = unknown).
+GROUPS: tuple[str, ...] = ("unknown", "negative", "positive", "archaea")
+
+
+def group_index(group: str | None) -> int:
+    """Index of an organism group (any accepted spelling) in :data:`GROUPS`."""
+    return GROUPS.index(canonical_group(group))
+
+
 def canonical_group(group: str | None) -> str:
     """Map an organism-group spelling to negative | positive | archaea | unknown."""
     key = _squash(group or "")

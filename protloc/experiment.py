@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .classes import CLASSES
+from .classes import CLASSES, group_index
 from .embedders import make_embedder
 from .embedders.cache import CachedEmbedder, EmbeddingCache, default_cache_root
 from .errors import UserError
@@ -65,7 +65,8 @@ def embed_table(table: pd.DataFrame, specs: list[dict], cache_dir: Path | None, 
             log(f"embedded {len(arrays)}/{len(sequences)} with {spec['id']}")
         per_stream.append(arrays)
     labels = np.array([CLASSES.index(c) for c in table["label"]], dtype=np.int64)
-    return FoldData([list(s) for s in zip(*per_stream)], labels)
+    groups = np.array([group_index(g) for g in table.get("group", ["unknown"] * len(table))])
+    return FoldData([list(s) for s in zip(*per_stream)], labels, groups)
 
 
 def data_summary(data_dir: Path, table, config: dict[str, Any], **extra: Any):

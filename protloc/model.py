@@ -27,6 +27,17 @@ class FusionConfig:
     head_hidden: int = 256
     n_classes: int = 6
     dropout: float = 0.2
+    # Organism groups read as an input (classes.GROUPS; 0 = no group input, as before). The
+    # group's embedding is added to every projected residue, so the BiLSTM and the pooling can
+    # condition on it, and concatenated to the pooled vector before the head.
+    n_groups: int = 0
+    # Also concatenate the mean of the encoder states to the attention-pooled vector: a pooled
+    # read-out that gradient boosting showed to be strong on its own.
+    mean_pool: bool = False
+    # How two or more streams meet: "cross" (the reference design's gated bidirectional
+    # cross-attention; two streams only) or "concat" (residue features side by side, then one
+    # projection: no L x L attention, affordable on a CPU for any number of streams).
+    fusion: str = "cross"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,7 +55,8 @@ def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
 
 
 class SingleStreamFusion(nn.Module):
-    """One stream: projection, then the same output block as the two-stream fusion."""
+    """One stream, or several side by side: projection, then the same output block as the
+    two-stream fusion."""
 
     def __init__(self, input_dim: int, hidden: int, dropout: float) -> None:
         super().__init__()
@@ -52,7 +64,8 @@ class SingleStreamFusion(nn.Module):
         self.out = _output_block(hidden, dropout)
 
     def forward(self, streams: list[Tensor], pad: Tensor) -> Tensor:
-        return self.out(self.proj(streams[0]))
+        x = streams[0] if len(streams) == 1 else torch.cat(streams, dim=-1)
+        return self.out(self.proj(x))
 
 
 def _output_block(hidden: int, dropout: float) -> nn.Sequential:
@@ -160,19 +173,29 @@ class FusionModel(nn.Module):
         super().__init__()
         self.config = config
         dims, hidden, drop = config.input_dims, config.hidden, config.dropout
-        if len(dims) == 1:
-            self.fusion: nn.Module = SingleStreamFusion(dims[0], hidden, drop)
+        if len(dims) == 1 or (config.fusion == "concat" and dims):
+            self.fusion: nn.Module = SingleStreamFusion(sum(dims), hidden, drop)
+        elif config.fusion != "cross":
+            raise ValueError(f"fusion must be 'cross' or 'concat', not {config.fusion!r}")
         elif len(dims) == 2:
             self.fusion = BidirectionalCrossAttention(
                 dims[0], dims[1], hidden, config.cross_heads, drop
             )
         else:
-            raise ValueError(f"FusionModel takes 1 or 2 input streams, not {len(dims)}")
+            raise ValueError(
+                f"cross-attention fusion takes 1 or 2 input streams, not {len(dims)}: "
+                "use fusion 'concat' for more"
+            )
         self.encoder = BiLSTMEncoder(hidden, config.lstm_hidden, config.lstm_layers, drop)
         pooled_dim = 2 * config.lstm_hidden
         self.pool = AttentionPooling(pooled_dim, config.pool_heads, drop)
+        group_dim = 16 if config.n_groups else 0
+        if config.n_groups:
+            self.group_residue = nn.Embedding(config.n_groups, hidden)
+            self.group_pooled = nn.Embedding(config.n_groups, group_dim)
+        head_in = pooled_dim * (2 if config.mean_pool else 1) + group_dim
         self.head = nn.Sequential(
-            nn.Linear(pooled_dim, pooled_dim),
+            nn.Linear(head_in, pooled_dim),
             nn.LayerNorm(pooled_dim),
             nn.ReLU(),
             nn.Dropout(drop),
@@ -183,16 +206,29 @@ class FusionModel(nn.Module):
             nn.Linear(config.head_hidden, config.n_classes),
         )
 
-    def forward(self, streams: list[Tensor], lengths: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, streams: list[Tensor], lengths: Tensor, groups: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """``groups``: (B,) indices into :data:`protloc.classes.GROUPS`; None means unknown."""
         if len(streams) != len(self.config.input_dims):
             raise ValueError(
                 f"model expects {len(self.config.input_dims)} streams, got {len(streams)}"
             )
         pad = padding_mask(lengths, streams[0].shape[1])
         x = self.fusion(streams, pad)
+        if self.config.n_groups:
+            if groups is None:
+                groups = torch.zeros(len(lengths), dtype=torch.long, device=x.device)
+            x = x + self.group_residue(groups)[:, None, :]
         x = self.encoder(x, lengths)
         pooled, attention = self.pool(x, pad)
-        return self.head(pooled), attention
+        parts = [pooled]
+        if self.config.mean_pool:
+            valid = (~pad).to(x.dtype)[..., None]
+            parts.append((x * valid).sum(1) / valid.sum(1).clamp(min=1.0))
+        if self.config.n_groups:
+            parts.append(self.group_pooled(groups))
+        return self.head(torch.cat(parts, dim=-1)), attention
 
 
 def count_parameters(model: nn.Module) -> int:

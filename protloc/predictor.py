@@ -16,7 +16,7 @@ from .checkpoint import (
     make_manifest_embedder,
     read_manifest,
 )
-from .classes import CLASSES, apply_group_rule, canonical_group
+from .classes import CLASSES, apply_group_rule, canonical_group, group_index
 from .embedders import pick_device
 from .embedders.base import Embedder
 from .embedders.cache import CachedEmbedder, EmbeddingCache
@@ -142,9 +142,10 @@ class EnsemblePredictor:
             batch, lengths = pad_batch(arrays)
             streams.append(batch.float().to(self.device))
         assert lengths is not None
+        groups = torch.full((len(records),), group_index(group), device=self.device)
         fold_probs, fold_attention = [], []
         for model, temperature, fold in zip(self.models, self.temperatures, self.manifest.folds):
-            logits, weights = model(streams, lengths.to(self.device))
+            logits, weights = model(streams, lengths.to(self.device), groups)
             probs = torch.softmax(logits.float() / temperature, dim=-1).cpu().numpy()
             check_finite_probabilities(probs, fold, [r.id for r in records])
             fold_probs.append(apply_group_rule(probs, group))

@@ -52,6 +52,9 @@ class TrainConfig:
     # over the bound are split into consecutive pieces that fit. 32_000_000 (= 32 x 1,000^2)
     # only splits batches of proteins longer than 1,000 residues.
     max_batch_pairs: int | None = None
+    # Share of training proteins whose organism group is hidden (set to unknown) in each epoch,
+    # so that a model with a group input still works when the user does not know the group.
+    group_dropout: float = 0.2
 
     def __post_init__(self) -> None:
         if self.precision not in ("fp32", "bf16"):
@@ -71,12 +74,18 @@ class FoldData:
 
     streams: list[list[np.ndarray]]  # [protein][stream] -> (L, d)
     labels: np.ndarray  # (N,) class indices
+    groups: np.ndarray | None = None  # (N,) indices into classes.GROUPS; None: all unknown
+
+    def __post_init__(self) -> None:
+        if self.groups is None:
+            self.groups = np.zeros(len(self.labels), dtype=np.int64)
 
     def lengths(self) -> np.ndarray:
         return np.array([s[0].shape[0] for s in self.streams])
 
     def subset(self, index: Sequence[int]) -> "FoldData":
-        return FoldData([self.streams[i] for i in index], self.labels[np.asarray(index)])
+        index = np.asarray(index)
+        return FoldData([self.streams[i] for i in index], self.labels[index], self.groups[index])
 
 
 def class_weight_vector(labels: np.ndarray, n_classes: int = len(CLASSES)) -> torch.Tensor:
@@ -144,7 +153,9 @@ def to_batch(data: FoldData, index: Sequence[int], device: torch.device):
         arrays = [torch.from_numpy(np.asarray(data.streams[i][s])) for i in index]
         batch, lengths = pad_batch(arrays)
         streams.append(batch.to(device, non_blocking=True).float())
-    return streams, lengths, torch.as_tensor(data.labels[np.asarray(index)], device=device)
+    index = np.asarray(index)
+    labels = torch.as_tensor(data.labels[index], device=device)
+    return streams, lengths, labels, torch.as_tensor(data.groups[index], device=device)
 
 
 @torch.inference_mode()
@@ -159,8 +170,8 @@ def predict_logits(model: FusionModel, data: FoldData, cfg: TrainConfig, device)
         while stop < len(order) and (stop - start + 1) * lengths[order[stop]] <= cfg.eval_batch_tokens:
             stop += 1
         index = order[start:stop]
-        streams, lens, _ = to_batch(data, index, device)
-        out[index] = model(streams, lens.to(device))[0].float().cpu().numpy()
+        streams, lens, _, groups = to_batch(data, index, device)
+        out[index] = model(streams, lens.to(device), groups)[0].float().cpu().numpy()
         start = stop
     return out
 
@@ -255,9 +266,11 @@ def _train_epoch(model, opt, sched, data: FoldData, cfg: TrainConfig, weight, ep
     torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout masks reproducible after a resume
     total, count = 0.0, 0
     for index in epoch_batches(data, cfg, rng):
-        streams, lengths, target = to_batch(data, index, dev)
+        streams, lengths, target, groups = to_batch(data, index, dev)
+        hide = torch.from_numpy(rng.random(len(index)) < cfg.group_dropout).to(dev)
+        groups = torch.where(hide, torch.zeros_like(groups), groups)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-            logits, _ = model(streams, lengths.to(dev))
+            logits, _ = model(streams, lengths.to(dev), groups)
         loss = loss_fn(logits.float(), target, weight, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -349,7 +362,7 @@ def train_cv(
     ``trainable``: see :func:`fold_split`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    entries, heldout = [], []
+    entries, heldout, validation = [], [], []
     for k in folds:
         train_idx, val_idx, test_idx = fold_split(partitions, k, trainable)
         fold_dir = out_dir / "runs" / f"fold_{k}"
@@ -368,12 +381,21 @@ def train_cv(
             test_logits = predict_logits(model, data.subset(test_idx), cfg, torch.device(device))
             _write_heldout(fold_dir / "heldout.csv", [ids[i] for i in test_idx], k,
                            data.labels[test_idx], test_logits / result.temperature)
+            # The validation fold's predictions too: later choices (ensemble members, weights,
+            # calibration) are fitted on these, never on the test fold.
+            val_logits = predict_logits(model, data.subset(val_idx), cfg, torch.device(device))
+            _write_heldout(fold_dir / "val.csv", [ids[i] for i in val_idx], (k + 1) % N_FOLDS,
+                           data.labels[val_idx], val_logits / result.temperature)
             entry = FoldEntry(weights, k, (k + 1) % N_FOLDS, result.temperature,
                               result.val_mcc, result.best_epoch)
             done_marker.write_text(json.dumps(vars(entry)))
         entries.append(entry)
         heldout.append(pd.read_csv(fold_dir / "heldout.csv"))
+        if (fold_dir / "val.csv").exists():
+            validation.append(pd.read_csv(fold_dir / "val.csv").assign(model_fold=k))
     pd.concat(heldout).to_csv(out_dir / "heldout.csv", index=False, float_format="%.5f")
+    if validation:  # each fold model on its validation fold: what post-hoc choices are fitted on
+        pd.concat(validation).to_csv(out_dir / "validation.csv", index=False, float_format="%.5f")
     manifest = Manifest(
         name=name,
         embedders=embedders,

@@ -87,3 +87,40 @@ def test_bilstm_encoder_equals_a_packed_bidirectional_lstm():
     got = enc(x, lengths)
     assert torch.allclose(got, enc.norm(want), atol=1e-5)
     assert sum(p.numel() for p in enc.parameters()) == sum(p.numel() for p in ref.parameters()) + 20
+
+
+def test_group_input_changes_the_logits_and_defaults_to_unknown():
+    torch.manual_seed(0)
+    model = FusionModel(FusionConfig(input_dims=[7], hidden=16, lstm_hidden=8, lstm_layers=1,
+                                     pool_heads=2, head_hidden=8, n_groups=4, mean_pool=True))
+    model.eval()
+    x, lengths = pad_batch([torch.randn(12, 7), torch.randn(9, 7)])
+    by_group = [model([x], lengths, torch.full((2,), g))[0] for g in range(4)]
+    for g in range(1, 4):
+        assert not torch.allclose(by_group[0], by_group[g])
+    assert torch.allclose(model([x], lengths)[0], by_group[0])  # no groups = unknown (index 0)
+
+
+def test_model_without_group_input_ignores_groups():
+    torch.manual_seed(0)
+    model = FusionModel(FusionConfig(input_dims=[7], hidden=16, lstm_hidden=8, lstm_layers=1,
+                                     pool_heads=2, head_hidden=8))
+    model.eval()
+    x, lengths = pad_batch([torch.randn(12, 7)])
+    assert torch.equal(model([x], lengths)[0], model([x], lengths, torch.tensor([2]))[0])
+
+
+def test_concat_fusion_takes_three_streams_and_each_one_matters():
+    torch.manual_seed(0)
+    cfg = FusionConfig(input_dims=[5, 3, 2], hidden=16, lstm_hidden=8, lstm_layers=1,
+                       pool_heads=2, head_hidden=8, fusion="concat")
+    model = FusionModel(cfg).eval()
+    streams = [pad_batch([torch.randn(10, d)])[0] for d in cfg.input_dims]
+    lengths = torch.tensor([10])
+    base = model(streams, lengths)[0]
+    for k in range(3):
+        changed = list(streams)
+        changed[k] = changed[k] + 1.0
+        assert not torch.allclose(model(changed, lengths)[0], base)
+    with pytest.raises(ValueError, match="concat"):
+        FusionModel(FusionConfig(input_dims=[5, 3, 2], hidden=16, lstm_hidden=8, pool_heads=2))

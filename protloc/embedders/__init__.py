@@ -21,6 +21,7 @@ from ..errors import UserError
 from .base import Embedder, length_sorted_batches, pick_device
 from .cache import CachedEmbedder, EmbeddingCache, default_cache_root, embed_records
 from .esm2 import ESM2Embedder
+from .evidence import EVIDENCE_ID, EvidenceEmbedder
 from .features import FEATURES_ID, FeatureEmbedder
 from .prostt5 import ProstT5Embedder
 from .unirep import UniRepEmbedder
@@ -31,6 +32,7 @@ EMBEDDER_KINDS: dict[str, type[Embedder]] = {
     "esm2": ESM2Embedder,
     "prostt5": ProstT5Embedder,
     "unirep": UniRepEmbedder,
+    "evidence": EvidenceEmbedder,
 }
 
 #: Run-time options that never change outputs; dropped for embedders that do not take them.
@@ -52,6 +54,8 @@ def spec_from_id(embedder_id: str) -> dict[str, Any]:
         if match["window"]:
             spec.update(window=int(match["window"]), overlap=int(match["overlap"]))
         return spec
+    if embedder_id == EVIDENCE_ID:
+        return {"kind": "evidence"}
     if re.fullmatch(r"unirep-(1900|256|64)", embedder_id):
         return {"kind": "unirep", "size": int(embedder_id.split("-")[1])}
     if embedder_id == "ProstT5-AA":
@@ -103,6 +107,7 @@ __all__ = [
     "EMBEDDER_KINDS",
     "CachedEmbedder",
     "ESM2Embedder",
+    "EvidenceEmbedder",
     "Embedder",
     "EmbeddingCache",
     "FeatureEmbedder",

@@ -1,0 +1,193 @@
+"""Biological evidence per residue: TMHMM 2.0 topology, signal-peptide type and cleavage site,
+cell-wall anchoring. The model reads it as a stream (``evidence-v1``) and the app draws it as lanes.
+
+TMHMM is the real TMHMM 2.0 model (Krogh et al. 2001) shipped in the ``pytmhmm-binaries`` wheel
+(MIT); its Viterbi path gives helices and its posteriors give per-residue inside / membrane /
+outside probabilities. Signal peptides are called by textbook rules on top of it (no trained
+signal-peptide predictor installs from PyPI):
+
+* a **Sec** signal peptide: a positively charged n-region, a hydrophobic h-region of 7-15
+  residues starting within the first 25, and a signal-peptidase I site (``A.A``-like: small
+  residues at -3 and -1) 3-10 residues after the h-region, cleavage between residues 15 and 45;
+* a **lipoprotein** signal peptide: the same, with a lipobox ``[LVI][ASTVI][GAS]C`` whose Cys
+  (the +1 residue after cleavage by LspA) lies at residue 15-35;
+* a **twin-arginine (Tat)** signal peptide: ``[ST]?RR.[FGAVML][LITMVF]`` in the n-region
+  before the h-region, then as Sec.
+
+A TMHMM helix that is really an h-region is the usual confusion between a signal peptide and an
+N-terminal membrane anchor; both lanes are kept and the model weighs them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from . import regions
+from .regions import KYTE_DOOLITTLE
+
+#: Per-residue columns of :func:`evidence_matrix`, in order.
+EVIDENCE_COLUMNS: tuple[str, ...] = (
+    "tm_inside", "tm_membrane", "tm_outside",  # TMHMM posteriors
+    "tm_helix",  # 1 inside a TMHMM (Viterbi) helix
+    "tm_count",  # number of TMHMM helices not explained by a signal peptide, / 4 (at most 3)
+    "sp_sec", "sp_lipo", "sp_tat",  # 1 over the signal peptide, by type
+    "cleavage",  # 1 on the residue before the predicted cleavage site
+    "lpxtg",  # 1 on a sortase motif followed by a C-terminal hydrophobic stretch and tail
+    "c_aromatic",  # 1 on every residue when the protein ends in F or W (beta-barrel signature)
+)
+EVIDENCE_DIM = len(EVIDENCE_COLUMNS)
+
+SP_TYPES = ("none", "Sec", "lipoprotein", "Tat")
+
+_LIPOBOX = re.compile(r"(?=([LVI][ASTVI][GAS]C))")
+_TAT = re.compile(r"(?=([ST]?RR.[FGAVML][LITMVF]))")
+_LPXTG = re.compile(r"(?=(LP.[TAS][GNAS]))")
+
+
+@dataclass
+class Topology:
+    """TMHMM's answer for one sequence."""
+
+    path: str  # one letter per residue: i (inside), M (membrane), o (outside)
+    posteriors: np.ndarray  # (L, 3): inside, membrane, outside
+
+    @property
+    def helices(self) -> list[tuple[int, int]]:
+        """(start, end) of each helix, 0-based, end exclusive."""
+        return [m.span() for m in re.finditer("M+", self.path)]
+
+
+@dataclass
+class SignalPeptide:
+    kind: str  # one of SP_TYPES[1:]
+    cleavage: int  # residues 1..cleavage are the signal peptide (cleavage after this residue)
+    h_region: tuple[int, int]  # 0-based, end exclusive
+
+
+@dataclass
+class Evidence:
+    """Everything the app shows and the model reads, for one sequence."""
+
+    topology: Topology
+    signal_peptide: SignalPeptide | None
+    anchors: list[tuple[int, int]] = field(default_factory=list)  # LPXTG motifs, 0-based spans
+
+    @property
+    def membrane_helices(self) -> list[tuple[int, int]]:
+        """TMHMM helices, without the one that is a signal peptide's h-region."""
+        sp = self.signal_peptide
+        return [h for h in self.topology.helices if sp is None or h[0] >= sp.cleavage]
+
+
+@lru_cache(maxsize=1)
+def _tmhmm_model():
+    try:
+        from pyTMHMM.api import DEFAULT_MODEL
+        from pyTMHMM.model import parse
+    except ImportError as exc:  # pragma: no cover - a dependency of protloc
+        from .errors import UserError
+
+        raise UserError(
+            "TMHMM 2.0 is not installed: pip install pytmhmm-binaries (it ships the model file)"
+        ) from exc
+    _, model = parse(DEFAULT_MODEL)
+    labels, names = model[4], model[5]
+    groups = np.zeros((len(names), 3))
+    for state, label in labels.items():
+        groups[state, "imo".index(label.lower())] = 1.0
+    return model, groups
+
+
+def tmhmm(sequence: str) -> Topology:
+    """TMHMM 2.0 Viterbi path and per-residue posteriors (the model file is parsed once)."""
+    from pyTMHMM.hmm import backward, forward, viterbi
+
+    model, groups = _tmhmm_model()
+    seq = _tmhmm_alphabet(sequence)
+    _, path = viterbi(seq, *model)
+    forward_table, constants = forward(seq, *model)
+    posterior = forward_table * backward(seq, constants, *model)
+    grouped = posterior @ groups  # states summed per label, as pyTMHMM.predict does, vectorised
+    grouped /= np.maximum(grouped.sum(axis=1, keepdims=True), 1e-300)
+    return Topology(path=path, posteriors=grouped.astype(np.float32))
+
+
+def _tmhmm_alphabet(sequence: str) -> str:
+    # TMHMM's emission alphabet is the 20 amino acids; unknown letters read as the commonest
+    # residue of its training set would bias nothing much, but X must not crash the HMM.
+    return re.sub(r"[^ACDEFGHIKLMNPQRSTVWY]", "A", sequence.upper())
+
+
+def signal_peptide(sequence: str, topology: Topology | None = None) -> SignalPeptide | None:
+    """Type and cleavage site of an N-terminal signal peptide.
+
+    The n-, h- and c-regions come from :func:`protloc.regions.signal_peptide` (the project's one
+    signal-peptide rule); this adds the type. A lipobox whose Cys lies at residue 15-35, at or
+    after the h-region, makes it a lipoprotein cleaved before that Cys; a twin-arginine motif
+    before the h-region makes it Tat; otherwise Sec. Without a lipobox or a signal-peptidase I
+    site, or when the TMHMM helix runs well past the site, it is an uncleaved signal anchor:
+    not a signal peptide.
+    """
+    seq = sequence.upper()
+    region = regions.signal_peptide(seq)
+    if region is None:
+        return None
+    h_first, h_last = region.parts["h"]  # 1-based inclusive
+    h_region = (h_first - 1, h_last)
+    for match in _LIPOBOX.finditer(seq[:36]):
+        cys = match.start(1) + 3  # 0-based index of the Cys = residues before the cut
+        if 14 <= cys <= 34 and cys >= h_last - 2:
+            return SignalPeptide("lipoprotein", cys, h_region)
+    if "c" not in region.parts:
+        return None
+    cleavage = region.parts["c"][1]
+    if topology is not None and _helix_runs_past(topology, cleavage):
+        return None
+    tat = any(m.start(1) < h_first + 1 for m in _TAT.finditer(seq[:40]))
+    return SignalPeptide("Tat" if tat else "Sec", cleavage, h_region)
+
+
+def _helix_runs_past(topology: Topology, cleavage: int) -> bool:
+    return any(s < cleavage < e and e - cleavage > 6 for s, e in topology.helices)
+
+
+def sortase_anchors(sequence: str) -> list[tuple[int, int]]:
+    """LPXTG-like motifs in the last 60 residues followed by a hydrophobic stretch (Gram-positive
+    cell-wall anchoring: motif, ~20 hydrophobic residues, a positively charged tail)."""
+    seq = sequence.upper()
+    n = len(seq)
+    spans = []
+    for match in _LPXTG.finditer(seq):
+        start = match.start(1)
+        tail = [KYTE_DOOLITTLE.get(a, 0.0) for a in seq[start + 5 : start + 35]]
+        hydrophobic = len(tail) >= 12 and np.convolve(tail, np.ones(12) / 12, "valid").max() >= 1.0
+        if start >= n - 60 and hydrophobic:
+            spans.append((start, start + 5))
+    return spans
+
+
+def evidence(sequence: str) -> Evidence:
+    topology = tmhmm(sequence)
+    return Evidence(topology, signal_peptide(sequence, topology), sortase_anchors(sequence))
+
+
+def evidence_matrix(sequence: str, ev: Evidence | None = None) -> np.ndarray:
+    """(L, EVIDENCE_DIM) float32, columns as :data:`EVIDENCE_COLUMNS`."""
+    ev = ev or evidence(sequence)
+    n = len(sequence)
+    out = np.zeros((n, EVIDENCE_DIM), dtype=np.float32)
+    out[:, 0:3] = ev.topology.posteriors
+    out[:, 3] = [c == "M" for c in ev.topology.path]
+    out[:, 4] = min(len(ev.membrane_helices) / 4.0, 3.0)
+    sp = ev.signal_peptide
+    if sp is not None:
+        out[: sp.cleavage, 5 + SP_TYPES.index(sp.kind) - 1] = 1.0
+        out[sp.cleavage - 1, 8] = 1.0
+    for start, end in ev.anchors:
+        out[start:end, 9] = 1.0
+    out[:, 10] = float(sequence[-1:].upper() in ("F", "W"))
+    return out

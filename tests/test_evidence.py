@@ -1,0 +1,69 @@
+"""Evidence stream: TMHMM 2.0 (the real model file from pytmhmm-binaries), signal-peptide type,
+sortase anchors, and the evidence-v1 embedder built from them."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pyTMHMM", reason="pytmhmm-binaries is not installed")
+
+from pages.examples import EXAMPLES  # noqa: E402
+from protloc.embedders import make_embedder  # noqa: E402
+from protloc.evidence import EVIDENCE_COLUMNS, evidence, evidence_matrix, tmhmm  # noqa: E402
+
+LPP = "MKATKLVLGAVILGSTLLAGCSSNAKIDQLSSDVQTLNAKVDQLSNDVNAMRSDVQAAKDDAARANQRLDNMATKYRK"
+# Staphylococcus aureus protein A C-terminus pattern: LPETG, hydrophobic stretch, charged tail
+SORTASE_TAIL = "A" * 80 + "KEDNKKPGKEDGNKPGKEDNKKPGKEDGNKPGKEDNKKPGKEDGNKPG" + \
+    "LPETGEENPFIGTTVFGGLSLALGAALLAGRRREL"
+
+
+def _example(short):
+    return next(e for e in EXAMPLES.values() if e.short == short)
+
+
+def test_tmhmm_finds_the_helices_of_lacy():
+    # TMHMM 2.0's Viterbi path (pyTMHMM decodes with Viterbi, not TMHMM's 1-best algorithm):
+    # 11 helices on LacY, whose crystal structure has 12 (two of them are merged by the path
+    # and show in the posteriors); no helix in the soluble GroEL.
+    lacy = tmhmm(_example("LacY").sequence)
+    assert len(lacy.helices) == 11
+    assert lacy.posteriors.shape == (len(_example("LacY").sequence), 3)
+    np.testing.assert_allclose(lacy.posteriors.sum(axis=1), 1.0, atol=1e-5)
+    assert tmhmm(_example("GroEL").sequence).helices == []
+
+
+def test_signal_peptide_types():
+    ompa = evidence(_example("OmpA").sequence)
+    assert ompa.signal_peptide is not None and ompa.signal_peptide.kind == "Sec"
+    assert ompa.signal_peptide.cleavage == 21  # mature OmpA starts at residue 22 (APKDN...)
+    lpp = evidence(LPP)
+    assert lpp.signal_peptide is not None and lpp.signal_peptide.kind == "lipoprotein"
+    assert LPP[lpp.signal_peptide.cleavage] == "C"  # cut before the lipidated Cys
+    assert evidence(_example("GroEL").sequence).signal_peptide is None
+
+
+def test_membrane_protein_is_not_called_a_signal_peptide():
+    lacy = evidence(_example("LacY").sequence)
+    assert lacy.signal_peptide is None
+    assert len(lacy.membrane_helices) == 11
+
+
+def test_sortase_anchor_only_near_the_c_terminus():
+    assert evidence(SORTASE_TAIL).anchors
+    moved = SORTASE_TAIL[-40:] + SORTASE_TAIL[:-40]  # same motif, far from the C-terminus
+    assert not evidence(moved).anchors
+
+
+def test_evidence_embedder_columns():
+    embedder = make_embedder("evidence-v1")
+    assert embedder.dim == len(EVIDENCE_COLUMNS)
+    (matrix,) = embedder.embed([LPP])
+    assert matrix.shape == (len(LPP), embedder.dim) and matrix.dtype == np.float32
+    lipo = EVIDENCE_COLUMNS.index("sp_lipo")
+    assert matrix[:20, lipo].all() and not matrix[20:, lipo].any()
+    np.testing.assert_array_equal(matrix, evidence_matrix(LPP))
+    assert make_embedder(embedder.spec()).id == "evidence-v1"
+
+
+def test_unknown_letters_do_not_break_tmhmm():
+    top = tmhmm("MKKXXBZLLLLLLLLLLLLLLLLLLLLAAAXKK")
+    assert len(top.path) == 33
