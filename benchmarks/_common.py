@@ -8,6 +8,7 @@ mode) and, for full runs, into the marked section of ``docs/benchmarks.md``.
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import os
 import platform
@@ -24,8 +25,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # tests/backbones.py: the ProstT5-like tokenizer
 
 #: DeepLocPro's training set: 11,906 proteins, mean length about 418, at most 999 residues
 #: (its sequences were cut to 1,000). A fold model trains on 3 of the 5 partitions.
@@ -123,7 +122,6 @@ def random_prostt5(tmp_dir: Path, seed: int = 0, **sizes):
     tokenizer (one token per residue, ``<AA2fold>`` prefix)."""
     import torch
     import transformers
-    from backbones import build_tokenizer
 
     cfg = {**PROSTT5_ENCODER, **sizes}
     tokenizer = build_tokenizer(Path(tmp_dir))
@@ -210,3 +208,27 @@ def _show(path: Path) -> str:
         return str(path.relative_to(ROOT))
     except ValueError:
         return str(path)
+
+
+#: Residue letters of the ProstT5-like tokenizer.
+LETTERS = "ACDEFGHIKLMNPQRSTVWYXUZOB"
+
+
+def build_tokenizer(directory, special=("<AA2fold>", "<fold2AA>")):
+    """A T5Tokenizer shaped like ProstT5's: one piece per residue ("▁M"), pad/eos/unk = 0/1/2 and
+    the translation-direction prefixes as extra special tokens."""
+    import sentencepiece as spm
+    import transformers
+
+    lines = [" ".join(LETTERS[i:] + LETTERS[:i]) for i in range(len(LETTERS))] * 4
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=buf, model_type="word",
+        vocab_size=len(LETTERS) + 3, hard_vocab_limit=False, character_coverage=1.0,
+        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, minloglevel=2,
+    )
+    path = Path(directory) / "spiece.model"
+    path.write_bytes(buf.getvalue())
+    return transformers.T5Tokenizer(
+        str(path), extra_ids=0, additional_special_tokens=list(special), legacy=True
+    )

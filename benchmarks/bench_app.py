@@ -8,8 +8,8 @@ checkpoint set loaded once (as ``st.cache_resource`` keeps it). Proteins are ran
 with DeepLocPro-like lengths (mean about 418, at most 999); the single protein has 400 residues.
 No embedding cache: every protein is embedded from scratch, as a new upload would be.
 
-    .venv/bin/python benchmarks/bench_app.py            # checkpoints/default: about 1 min
-    .venv/bin/python benchmarks/bench_app.py --quick    # 50 proteins, 2 repeats
+    .venv/bin/python -m benchmarks.bench_app            # checkpoints/default: about 1 min
+    .venv/bin/python -m benchmarks.bench_app --quick    # 50 proteins, 2 repeats
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+from benchmarks import _common as C
 
 NAME = "bench_app"
 SINGLE_TARGET_S = 1.0

@@ -16,9 +16,9 @@ Peak memory: resident set size on CPU (sampled; the model's weights included, an
 the loaded model reported separately), ``torch.cuda.max_memory_allocated`` on a GPU. On CUDA the
 embedders run in float16 (their default there).
 
-    .venv/bin/python benchmarks/bench_embed.py            # full size, CPU: about 4-5 min
-    .venv/bin/python benchmarks/bench_embed.py --quick --threads 1   # 4 + 2 layers, short: < 1 min
-    .venv/bin/python benchmarks/bench_embed.py --device cuda --per-group 32   # on a GPU
+    .venv/bin/python -m benchmarks.bench_embed            # full size, CPU: about 4-5 min
+    .venv/bin/python -m benchmarks.bench_embed --quick --threads 1   # 4 + 2 layers, short: < 1 min
+    .venv/bin/python -m benchmarks.bench_embed --device cuda --per-group 32   # on a GPU
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+from benchmarks import _common as C
 
 NAME = "bench_embed"
 
@@ -165,7 +164,7 @@ def main(argv=None) -> int:
     print(f"{NAME}: {s} on {args.device}", flush=True)
     results = {"machine": info, "settings": {**s, "device": args.device}, "models": {}}
     for name in args.models.split(","):
-        cmd = [sys.executable, __file__, "--worker", name, "--device", args.device,
+        cmd = [sys.executable, "-m", "benchmarks.bench_embed", "--worker", name, "--device", args.device,
                "--groups", str(s["groups"]), "--per-group", str(s["per_group"]),
                "--max-length", str(s["max_length"]),
                "--esm-layers", str(s["esm_layers"]), "--prostt5-layers", str(s["prostt5_layers"])]
@@ -174,7 +173,7 @@ def main(argv=None) -> int:
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         print(f"{name}: building a random-weight model and embedding...", flush=True)
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, cwd=C.ROOT)
         results["models"][name] = json.loads(proc.stdout.strip().splitlines()[-1])
     rows = []
     for name, r in results["models"].items():

@@ -5,8 +5,8 @@ set (8,412,936 parameters each, random weights), calibrated ensemble averaging a
 predictor (their embedders are wrapped in a timer); the fusion share is everything else, as a
 fraction of the backbones' time (target: at most 5 %).
 
-    .venv/bin/python benchmarks/bench_latency.py          # full size, CPU: about 1.5 min
-    .venv/bin/python benchmarks/bench_latency.py --quick  # 4 + 2 backbone layers, 100 aa
+    .venv/bin/python -m benchmarks.bench_latency          # full size, CPU: about 1.5 min
+    .venv/bin/python -m benchmarks.bench_latency --quick  # 4 + 2 backbone layers, 100 aa
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+from benchmarks import _common as C
 
 NAME = "bench_latency"
 

@@ -24,11 +24,11 @@ and the epoch time is the sum of each timed batch's time times its stratum's siz
 step is a full AdamW step with gradient clipping and class-weighted cross-entropy, after one
 untimed warm-up step.
 
-    .venv/bin/python benchmarks/bench_train.py           # full size, CPU: about 4-7 min
-    .venv/bin/python benchmarks/bench_train.py --naive padded,packed --naive-batches 1 \
+    .venv/bin/python -m benchmarks.bench_train           # full size, CPU: about 4-7 min
+    .venv/bin/python -m benchmarks.bench_train --naive padded,packed --naive-batches 1 \
         --batches 4 --no-doc                            # with the packed naive variant
-    .venv/bin/python benchmarks/bench_train.py --quick --threads 1   # batch 8, <= 120 aa: ~10 s
-    .venv/bin/python benchmarks/bench_train.py --device cuda --naive-batches 0 --batches 12
+    .venv/bin/python -m benchmarks.bench_train --quick --threads 1   # batch 8, <= 120 aa: ~10 s
+    .venv/bin/python -m benchmarks.bench_train --device cuda --naive-batches 0 --batches 12
 """
 
 from __future__ import annotations
@@ -41,8 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+from benchmarks import _common as C
 
 NAME = "bench_train"
 PAPER_PARAMETERS = 8_412_936

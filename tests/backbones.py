@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-LETTERS = "ACDEFGHIKLMNPQRSTVWYXUZOB"
+from benchmarks._common import LETTERS, build_tokenizer  # noqa: F401  (shared with the benchmarks)
 
 
 def tiny_esm2(seed: int = 0, num_layers: int = 2, embed_dim: int = 32, heads: int = 4):
@@ -54,26 +54,6 @@ def save_official_checkpoint(model, path: Path, regression: bool = True) -> Path
     if regression:
         torch.save({"model": reg}, path.with_name(f"{path.stem}-contact-regression.pt"))
     return path
-
-
-def build_tokenizer(directory, special=("<AA2fold>", "<fold2AA>")):
-    """A T5Tokenizer shaped like ProstT5's: one piece per residue ("▁M"), pad/eos/unk = 0/1/2 and
-    the translation-direction prefixes as extra special tokens."""
-    import sentencepiece as spm
-    import transformers
-
-    lines = [" ".join(LETTERS[i:] + LETTERS[:i]) for i in range(len(LETTERS))] * 4
-    buf = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines), model_writer=buf, model_type="word",
-        vocab_size=len(LETTERS) + 3, hard_vocab_limit=False, character_coverage=1.0,
-        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, minloglevel=2,
-    )
-    path = Path(directory) / "spiece.model"
-    path.write_bytes(buf.getvalue())
-    return transformers.T5Tokenizer(
-        str(path), extra_ids=0, additional_special_tokens=list(special), legacy=True
-    )
 
 
 def build_model(vocab_size: int, seed: int = 0, d_model: int = 16, d_kv: int = 8, d_ff: int = 32,

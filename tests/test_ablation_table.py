@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import ablation_table as T  # noqa: E402
+from scripts import ablation_table as T
 
 
 def test_run_facts_reads_the_training_log_with_its_header(tmp_path):

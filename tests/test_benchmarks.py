@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCH))
-
-import _common as C  # noqa: E402
+from benchmarks import _common as C
 
 
 @pytest.fixture
@@ -41,7 +36,7 @@ def test_lengths_are_like_deeplocpro():
 
 @pytest.mark.slow
 def test_bench_train_quick(results):
-    import bench_train
+    from benchmarks import bench_train
 
     assert bench_train.main(["--quick", "--threads", "1", "--naive", "padded,packed"]) == 0
     out = json.loads((results / "results" / "bench_train-quick.json").read_text())
@@ -56,7 +51,7 @@ def test_bench_train_quick(results):
 
 @pytest.mark.slow
 def test_bench_latency_quick(results):
-    import bench_latency
+    from benchmarks import bench_latency
 
     assert bench_latency.main(["--quick", "--threads", "1", "--repeats", "1"]) == 0
     out = json.loads((results / "results" / "bench_latency-quick.json").read_text())
@@ -67,7 +62,7 @@ def test_bench_latency_quick(results):
 
 @pytest.mark.slow
 def test_bench_embed_quick(results):
-    import bench_embed
+    from benchmarks import bench_embed
 
     assert bench_embed.main(["--quick", "--threads", "1", "--per-group", "2"]) == 0
     out = json.loads((results / "results" / "bench_embed-quick.json").read_text())
@@ -79,7 +74,7 @@ def test_bench_embed_quick(results):
 
 @pytest.mark.slow
 def test_bench_app_quick(results):
-    import bench_app
+    from benchmarks import bench_app
 
     assert bench_app.main(["--quick", "--threads", "1", "--batch", "12"]) == 0
     out = json.loads((results / "results" / "bench_app-quick.json").read_text())

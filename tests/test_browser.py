@@ -2,8 +2,9 @@
 
 Needs Playwright for Python (requirements-dev.txt) and a Chromium binary: Debian's `chromium`
 at /usr/bin/chromium, or the path in $PROTLOC_CHROMIUM (Playwright's own browser download is
-not used). Skipped, saying which is missing, otherwise. Saves a screenshot of every page into
-docs/screenshots/.
+not used). Skipped, saying which is missing, otherwise. Saves a screenshot of every page into a
+temporary folder; ``PROTLOC_SCREENSHOTS=docs/screenshots`` (the README's screenshot command)
+writes them into the repository instead, so a plain test run leaves the tree clean.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 import urllib.request
@@ -31,7 +33,9 @@ from protloc.classes import CLASSES
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
+#: Where screenshots go: $PROTLOC_SCREENSHOTS when set (the explicit refresh), else a temporary
+#: folder, so a plain test run never rewrites tracked files.
+SHOTS = Path(os.environ.get("PROTLOC_SCREENSHOTS") or tempfile.mkdtemp(prefix="protloc-shots-"))
 CHROMIUM = os.environ.get("PROTLOC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 LAUNCH_ARGS = [
     "--headless",
