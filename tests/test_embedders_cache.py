@@ -145,9 +145,9 @@ def test_embed_records_resumable(tmp_path, counting, capsys):
     records["dup"] = SEQS[0]
     records["empty"] = ""
     first = embed_records(list(records.items())[:2], counting, cache, progress=False)
-    assert first == {"records": 2, "unique": 2, "computed": 2, "cached": 0, "empty": 0}
+    assert first == {"records": 2, "unique": 2, "computed": 2, "cached": 0, "empty": 0, "damaged": 0}
     counts = embed_records(records, counting, cache, progress=True, chunk=1)
-    assert counts == {"records": 6, "unique": 4, "computed": 2, "cached": 2, "empty": 1}
+    assert counts == {"records": 6, "unique": 4, "computed": 2, "cached": 2, "empty": 1, "damaged": 0}
     assert counting.calls[1:] == [[s] for s in sorted(SEQS[2:], key=len)]  # chunk=1, shortest first
     assert "embedding 2 sequences" in capsys.readouterr().err
     again = embed_records(records, CachedEmbedder(counting, cache), cache, progress=False)

@@ -8,6 +8,7 @@ from typing import TextIO
 
 from .. import cluster
 from ..classes import canonical_group
+from ..embedders.cache import CachedEmbedder
 from ..errors import UserError
 from ..files import prepare_output_dir
 from ..output import write_predictions
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     predictions = predictor.predict(
         records, group=group, attention=args.attention, progress=_progress(stderr)
     )
+    _report_damaged_cache(predictor, stderr)
     path = write_predictions(
         args.output, records, predictions, args.format, predictor.name, group, args.attention
     )
@@ -79,6 +81,16 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             f"the Error column of {path.name} says why for each"
         )
     return 0
+
+
+def _report_damaged_cache(predictor: EnsemblePredictor, stderr: TextIO) -> None:
+    damaged = [
+        path for e in predictor.embedders if isinstance(e, CachedEmbedder) for path in e.cache.damaged
+    ]
+    if damaged:
+        noun = "entry" if len(damaged) == 1 else "entries"
+        print(f"recomputed {len(damaged)} damaged embedding cache {noun} "
+              f"(first: {damaged[0]})", file=stderr)
 
 
 def _progress(stderr: TextIO):

@@ -3,8 +3,15 @@
 Layout: ``<root>/<safe embedder id>/<sha256[:2]>/<sha256 of the sequence>.safetensors``. Each file
 holds one tensor ``"embedding"`` of shape (L, dim) plus metadata (embedder id, sequence, dtype).
 Writes go to a temporary file in the same directory followed by ``os.replace``, so a reader (or an
-interrupted run) never sees half a file, and a rerun simply skips what is already there.
+interrupted run) never sees half a file, and a rerun simply skips what is already there; temporary
+files a killed run left behind are removed once they are :data:`STALE_TMP_SECONDS` old.
 The default root is ``$PROTLOC_CACHE`` or ``~/.cache/protloc/embeddings``.
+
+Each entry stores the SHA-256 of its numbers (metadata ``sha256``). ``get`` checks it, the shape and
+the sequence, so a damaged entry (truncated, or its numbers changed on disk) is a miss, recorded in
+``EmbeddingCache.damaged`` and recomputed by its caller; ``contains`` checks the file's header and
+size only (cheap: ``embed_records`` calls it for every sequence). Entries written before checksums
+were stored are checked for shape and sequence only.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -23,6 +31,8 @@ import numpy as np
 from .base import Embedder, check_sequences
 
 CACHE_FORMAT = "protloc-embedding-v1"
+#: A temporary file this old was left by a killed run (a live write takes seconds).
+STALE_TMP_SECONDS = 3600
 _DTYPES = {"float32": np.float32, "float16": np.float16}
 
 
@@ -55,6 +65,8 @@ class EmbeddingCache:
         self.dtype = dtype
         self.hits = 0
         self.misses = 0
+        self.damaged: list[Path] = []  # entries found damaged (then recomputed by the caller)
+        self._swept: set[Path] = set()  # folders already cleared of stale temporary files
 
     def __repr__(self) -> str:
         return f"EmbeddingCache({str(self.root)!r}, dtype={self.dtype!r})"
@@ -64,29 +76,44 @@ class EmbeddingCache:
         return self.root / safe_embedder_id(embedder_id) / digest[:2] / f"{digest}.safetensors"
 
     def contains(self, embedder_id: str, sequence: str) -> bool:
-        """Whether an entry exists (no read, counters unchanged)."""
-        return self.path(embedder_id, sequence).is_file()
-
-    def get(self, embedder_id: str, sequence: str) -> np.ndarray | None:
-        """The cached (L, dim) float32 array, or None. Unreadable or mismatching files are misses."""
+        """Whether a sound-looking entry exists: its header is read (safetensors checks the
+        file's size against it), not its numbers; counters unchanged, damage recorded."""
         from safetensors import safe_open
 
         path = self.path(embedder_id, sequence)
-        arr = None
+        if not path.is_file():
+            return False
         try:
             with safe_open(str(path), framework="numpy") as fh:
                 meta = fh.metadata() or {}
-                if meta.get("sequence", sequence) == sequence and "embedding" in fh.keys():
-                    arr = fh.get_tensor("embedding")
+                shape = fh.get_slice("embedding").get_shape()
+        except Exception:  # truncated or foreign file
+            shape, meta = None, {}
+        if shape is None or len(shape) != 2 or shape[0] != len(sequence) or \
+                meta.get("sequence", sequence) != sequence:
+            self._note_damaged(path)
+            return False
+        return True
+
+    def get(self, embedder_id: str, sequence: str) -> np.ndarray | None:
+        """The cached (L, dim) float32 array, or None. A damaged entry is a miss (and recorded)."""
+        path = self.path(embedder_id, sequence)
+        try:
+            arr = _read_verified(path, sequence)
         except FileNotFoundError:
-            pass
-        except Exception:  # truncated / foreign file: recompute and overwrite
             arr = None
-        if arr is None or arr.ndim != 2 or arr.shape[0] != len(sequence):
+        except _Damaged:
+            self._note_damaged(path)
+            arr = None
+        if arr is None:
             self.misses += 1
             return None
         self.hits += 1
         return np.ascontiguousarray(arr, dtype=np.float32)
+
+    def _note_damaged(self, path: Path) -> None:
+        if path not in self.damaged:
+            self.damaged.append(path)
 
     def put(self, embedder_id: str, sequence: str, embedding: np.ndarray) -> np.ndarray:
         """Store atomically; returns the array as it will be read back (float32, rounded through
@@ -100,6 +127,7 @@ class EmbeddingCache:
             )
         path = self.path(embedder_id, sequence)
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._sweep(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:16]}.", suffix=".tmp")
         os.close(fd)
         try:
@@ -111,6 +139,7 @@ class EmbeddingCache:
                     "embedder_id": embedder_id,
                     "sequence": sequence,
                     "dtype": self.dtype,
+                    "sha256": hashlib.sha256(arr.tobytes()).hexdigest(),
                 },
             )
             os.replace(tmp, path)
@@ -118,6 +147,42 @@ class EmbeddingCache:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return arr.astype(np.float32)
+
+    def _sweep(self, folder: Path) -> None:
+        """Remove temporary files killed runs left in ``folder`` (once per folder and cache)."""
+        if folder in self._swept:
+            return
+        self._swept.add(folder)
+        cutoff = time.time() - STALE_TMP_SECONDS
+        for tmp in folder.glob(".*.tmp"):
+            try:
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+            except OSError:  # another process removed or renamed it first
+                pass
+
+
+class _Damaged(Exception):
+    """A cache file that exists but cannot be trusted."""
+
+
+def _read_verified(path: Path, sequence: str) -> np.ndarray:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            meta = fh.metadata() or {}
+            arr = fh.get_tensor("embedding")
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # truncated / foreign file
+        raise _Damaged(str(exc)) from None
+    if meta.get("sequence", sequence) != sequence or arr.ndim != 2 or arr.shape[0] != len(sequence):
+        raise _Damaged("shape or sequence differs")
+    digest = meta.get("sha256")
+    if digest is not None and hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest() != digest:
+        raise _Damaged("checksum differs")
+    return arr
 
 
 class CachedEmbedder(Embedder):
@@ -187,7 +252,7 @@ def embed_records(
 
     Returns counts: ``records`` (input records), ``unique`` (distinct non-empty sequences),
     ``computed`` and ``cached`` (distinct sequences embedded now / found in the cache), ``empty``
-    (records with an empty sequence, skipped).
+    (records with an empty sequence, skipped), ``damaged`` (entries found damaged, recomputed).
     """
     from tqdm.auto import tqdm
 
@@ -198,6 +263,7 @@ def embed_records(
     items = list(sequences_by_id.items()) if isinstance(sequences_by_id, Mapping) else list(sequences_by_id)
     seqs = check_sequences([seq for _, seq in items])
     unique = list(dict.fromkeys(s for s in seqs if s))
+    damaged_before = len(cache.damaged)
     pending = sorted((s for s in unique if not cache.contains(embedder.id, s)), key=len)
     counts = {
         "records": len(items),
@@ -205,6 +271,7 @@ def embed_records(
         "computed": 0,
         "cached": len(unique) - len(pending),
         "empty": sum(1 for s in seqs if not s),
+        "damaged": len(cache.damaged) - damaged_before,
     }
     with tqdm(
         total=sum(len(s) for s in pending),
