@@ -2,6 +2,9 @@
 
 Figures use a white template and large fonts so they read well on a projector and export
 cleanly (:func:`figures_html` writes a self-contained HTML file for slides, plotly.js inlined).
+
+Over 500 lines on purpose: one independent function per figure, sharing one palette, layout and
+export; splitting it by page would scatter those shared settings.
 """
 
 from __future__ import annotations
