@@ -151,7 +151,7 @@ def test_features_fast(features):
 
 
 def test_registry_kinds():
-    assert set(EMBEDDER_KINDS) == {"features", "esm2", "prostt5"}
+    assert set(EMBEDDER_KINDS) >= {"features", "esm2", "prostt5", "unirep"}
 
 
 def test_make_embedder_features_roundtrip(features):
