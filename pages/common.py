@@ -9,7 +9,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import streamlit as st
 
@@ -221,8 +221,3 @@ def downloads(result: Result, figures_html: Callable[[], str], stem: str, key: s
         "resolution, no internet needed). The HTML file keeps the charts interactive "
         "for slides."
     )
-
-
-def show_messages(messages: Sequence[str], kind: str = "warning") -> None:
-    for message in messages:
-        (st.warning if kind == "warning" else st.error)(message)

@@ -107,26 +107,6 @@ def probability_bars(pred: Prediction, title: str | None = None) -> go.Figure:
     return fig
 
 
-def attention_heatmap(
-    pred: Prediction,
-    sequence: str,
-    regions: Sequence[Any] = (),
-    start: int | None = None,
-    end: int | None = None,
-) -> go.Figure:
-    """Heads x residues attention plus the mean, aligned with a hydrophobicity track."""
-    if pred.attention is None:
-        raise ValueError("prediction was made without attention=True")
-    return attention_figure(
-        pred.attention,
-        sequence,
-        regions=regions,
-        start=start,
-        end=end,
-        title=f"{pred.id}: attention over residues",
-    )
-
-
 def attention_figure(
     attention: np.ndarray,
     sequence: str,

@@ -11,7 +11,6 @@ from protloc.regions import hydropathy, sequence_regions, top_attended_regions
 from protloc.classes import CLASSES
 from protloc.figures import (
     attention_figure,
-    attention_heatmap,
     class_count_bars,
     comparison_bars,
     confusion_matrix_heatmap,
@@ -66,12 +65,10 @@ def test_attention_figure_zoom_shows_letters():
     assert wide.layout.xaxis2.ticktext is None
 
 
-def test_attention_heatmap_requires_attention():
-    with pytest.raises(ValueError):
-        attention_heatmap(_pred(attention=False), SEQ)
+def test_attention_figure_needs_one_value_per_residue():
     with pytest.raises(ValueError):
         attention_figure(np.ones((2, 5)), "MKKT")
-    assert isinstance(attention_heatmap(_pred(), SEQ), go.Figure)
+    assert isinstance(attention_figure(_pred().attention, SEQ), go.Figure)
 
 
 def test_class_counts_include_records_not_predicted():
