@@ -122,9 +122,10 @@ def edit_manifest(directory: Path, **fold0: object) -> None:
 
 
 def gzip_bomb(decompressed: int) -> bytes:
-    """``decompressed`` zero bytes, gzip-compressed in chunks (about 1000:1)."""
+    """``decompressed`` bytes of letters, gzip-compressed in chunks (about 1000:1). Letters,
+    not zero bytes: zero bytes are refused as binary in the first MiB, before the size cap."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: a gzip container
-    chunk = bytes(2**20)
+    chunk = b"ACDEFGHIKLMNPQRS" * 2**16
     parts = [packer.compress(chunk) for _ in range(decompressed // len(chunk))]
     return b"".join(parts) + packer.flush()
 
@@ -291,6 +292,193 @@ CASES: list[Case] = [
 ]
 
 
+# --- issue 16 (round 2): streaming limits, manifests, the filesystem, CSV cells, the cache
+
+
+def predict_bytes(folder: Path, data: bytes, *extra: str, checkpoint: Path | None = None) -> str:
+    """`protloc predict` on a file holding ``data``: exit code and the last stderr line."""
+    checkpoint = checkpoint or tiny_set(folder)
+    fasta = folder / "in.fasta.gz"
+    fasta.write_bytes(data)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["predict", "-f", str(fasta), "-o", str(folder / "out"), "-m", str(checkpoint),
+                 *extra], stdout=out, stderr=err)
+    lines = [line for line in err.getvalue().splitlines() if line.startswith("protloc")]
+    return f"exit {code}" + (f"; stderr: {lines[-1]}" if lines else "")
+
+
+def _case_huge_gzip_sequence(folder: Path) -> str:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    line = (PROTEIN[:60] + "\n").encode()
+    header = packer.compress(b">huge\n")
+    body = b"".join(packer.compress(line * 100_000) for _ in range(5))
+    return predict_bytes(folder, header + body + packer.flush())
+
+
+def _edited_set(folder: Path, change: Callable[[dict], None]) -> Path:
+    directory = tiny_set(folder)
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+    return directory
+
+
+def _load_edited(change: Callable[[dict], None]) -> Callable[[Path], str]:
+    return lambda folder: load_set(_edited_set(folder, change))
+
+
+def _case_nan_weights(folder: Path) -> str:
+    from safetensors.torch import load_file, save_file
+
+    directory = tiny_set(folder)
+    state = load_file(str(directory / "fold_0.safetensors"))
+    state["head.0.bias"] = torch.full_like(state["head.0.bias"], float("nan"))
+    save_file(state, str(directory / "fold_0.safetensors"))
+    return load_set(directory)
+
+
+def _case_nested_manifest(folder: Path) -> str:
+    directory = tiny_set(folder)
+    (directory / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    return load_set(directory)
+
+
+def _case_embedder_outside(folder: Path) -> str:
+    spec = {"kind": "esm2", "id": "esm2_t6_8M_UR50D-L6", "model_name": "esm2_t6_8M_UR50D",
+            "repr_layer": 6, "weights_path": "/etc/esm2_t6_8M_UR50D.pt"}
+    directory = _edited_set(folder, lambda m: m.update(embedders=[spec]))
+    return predict_bytes(folder, f">p\n{PROTEIN}\n".encode(), checkpoint=directory)
+
+
+def _case_output_is_file(folder: Path) -> str:
+    (folder / "taken").write_text("a file")
+    fasta = folder / "in.fasta"
+    fasta.write_text(f">p\n{PROTEIN}\n")
+    err = io.StringIO()
+    code = main(["predict", "-f", str(fasta), "-o", str(folder / "taken"), "-m",
+                 str(tiny_set(folder))], stdout=io.StringIO(), stderr=err)
+    return f"exit {code}; stderr: {err.getvalue().strip()}"
+
+
+def _case_disk_full(folder: Path) -> str:
+    import errno
+    import os
+    from unittest import mock
+
+    real_write = os.write
+
+    def full(fd, data):
+        real_write(fd, bytes(data)[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    checkpoint = tiny_set(folder)
+    with mock.patch("os.write", full):
+        outcome = predict_bytes(folder, f">p\n{PROTEIN}\n".encode(), checkpoint=checkpoint)
+    left = sorted(p.name for p in (folder / "out").iterdir())
+    return f"{outcome}; files left: {left or 'none'}"
+
+
+def _case_killed_rerun(folder: Path) -> str:
+    import os
+    from unittest import mock
+
+    checkpoint = tiny_set(folder)
+    predict_bytes(folder, f">old\n{PROTEIN}\n".encode(), "-p", checkpoint=checkpoint)
+    real_replace, calls = os.replace, []
+
+    def killed(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    with mock.patch("os.replace", killed):
+        outcome = predict_bytes(folder, f">new\n{PROTEIN}\n".encode(), "--format", "json",
+                                checkpoint=checkpoint)
+    left = sorted(p.name for p in (folder / "out").iterdir())
+    return f"{outcome}; files left: {left} (no run.json: the run is marked incomplete)"
+
+
+def _case_csv_formula(folder: Path) -> str:
+    from protloc.output import read_results_csv
+
+    outcome = predict_bytes(folder, f">=HYPERLINK(\"http://evil\")\n{PROTEIN}\n".encode())
+    cell = pd.read_csv(folder / "out" / "results.csv", dtype=str)["ID"][0]
+    back = read_results_csv(folder / "out" / "results.csv")["ID"][0]
+    return f"{outcome}; CSV cell: {cell}; read_results_csv gives: {back}"
+
+
+def _case_damaged_cache(folder: Path) -> str:
+    from protloc.embedders import EmbeddingCache
+
+    checkpoint = tiny_set(folder)
+    fasta = f">p\n{PROTEIN}\n".encode()
+    predict_bytes(folder, fasta, "--cache", str(folder / "cache"), checkpoint=checkpoint)
+    entry = EmbeddingCache(folder / "cache").path("features-v1", PROTEIN)
+    data = bytearray(entry.read_bytes())
+    data[-1] ^= 0x40
+    entry.write_bytes(bytes(data))
+    err = io.StringIO()
+    code = main(["predict", "-f", str(folder / "in.fasta.gz"), "-o", str(folder / "out"), "-m",
+                 str(checkpoint), "--cache", str(folder / "cache")],
+                stdout=io.StringIO(), stderr=err)
+    note = [line for line in err.getvalue().splitlines() if "cache" in line]
+    return f"exit {code}; stderr: {note[0].split(' (first')[0] if note else 'nothing'}"
+
+
+def _hidden_200000(m: dict) -> None:
+    m["model"]["config"].update(hidden=200_000)
+
+
+CASES += [
+    Case("huge-gzip-sequence", "limits",
+         "a 0.1 MB .gz holding one 30,000,000-residue sequence, nothing else",
+         r"^exit 1; stderr: .*none of the 1 records could be predicted",
+         _case_huge_gzip_sequence),
+    Case("nothing-predictable", "limits", "only a DNA sequence and a 2-residue one",
+         r"^exit 1; stderr: .*none of the 2 records could be predicted",
+         lambda f: predict_bytes(f, b">dna\n" + b"ACGT" * 20 + b"\n>short\nMK\n")),
+    Case("temperature-nan", "loading", "a fold temperature of NaN in manifest.json",
+         r"^refused: .*folds\[0\]\.temperature is nan; it must be a finite number above 0",
+         _load_edited(lambda m: m["folds"][0].update(temperature=float("nan")))),
+    Case("temperature-zero", "loading", "a fold temperature of 0",
+         r"^refused: .*folds\[0\]\.temperature is 0; it must be a finite number above 0",
+         _load_edited(lambda m: m["folds"][0].update(temperature=0))),
+    Case("weights-nan", "loading", "NaN in a fold's weights", r"^refused: .*are not finite",
+         _case_nan_weights),
+    Case("hidden-200000", "loading", "hidden: 200000 in the model settings (about 160 GB)",
+         r"^refused: .*model.config.hidden is 200000; it must be an integer from 1 to 8,192$",
+         _load_edited(_hidden_200000)),
+    Case("billions-of-parameters", "loading",
+         "model sizes each in range but 13.6 billion parameters together",
+         r"^refused: .*describes a model of [\d,]+ parameters; at most [\d,]+ are accepted$",
+         _load_edited(lambda m: m["model"]["config"].update(
+             hidden=8192, lstm_hidden=8192, lstm_layers=8, head_hidden=8192))),
+    Case("heads-indivisible", "loading", "pool_heads that do not divide the pooled size",
+         r"^refused: .*must be divisible by pool_heads \(5\)$",
+         _load_edited(lambda m: m["model"]["config"].update(pool_heads=5))),
+    Case("nested-json", "loading", "manifest.json nested 100,000 levels deep",
+         r"^refused: .*is nested too deeply", _case_nested_manifest),
+    Case("embedder-outside", "loading",
+         "the manifest's ESM-2 weights_path is /etc/esm2_t6_8M_UR50D.pt",
+         r"^exit 1; stderr: .*outside the checkpoint folder .*--allow-external-weights",
+         _case_embedder_outside),
+    Case("output-is-file", "outputs", "`-o` names an existing file",
+         r"^exit 1; stderr: protloc predict: error: the output folder .* is an existing file",
+         _case_output_is_file),
+    Case("disk-full", "outputs", "the disk fills up while results.csv is written",
+         r"^exit 1; stderr: .*the disk is full; files left: none$", _case_disk_full),
+    Case("killed-rerun", "outputs",
+         "a re-run (JSON) killed after its first file, over a complete CSV run",
+         r"^exit 130.*files left: \['results.json'\]", _case_killed_rerun),
+    Case("csv-formula", "outputs", "an ID that is a spreadsheet formula",
+         r"CSV cell: '=HYPERLINK.*read_results_csv gives: =HYPERLINK", _case_csv_formula),
+    Case("cache-damaged", "cache", "one changed byte in a cached embedding",
+         r"^exit 0; stderr: recomputed 1 damaged embedding cache entry$", _case_damaged_cache),
+]
+
+
 def observe(case: Case) -> str:
     """Run ``case`` in a fresh temporary folder; what happened, with that folder's path
     replaced by ``<tmp>`` so the outcome is the same on every machine."""
@@ -326,7 +514,27 @@ PROPERTIES: list[tuple[str, str]] = [
      "result, no error, server memory grows by less than one model copy"),
     ("test_load.py::test_batch_upload_refuses_unlisted_types_and_big_files",
      "Browser upload of an .exe, or of a FASTA over the upload limit: refused before parsing"),
+    ("test_fuzz_inputs.py::test_any_fasta_file_gives_records_or_one_line_in_bounded_memory",
+     "FASTA files (plain, gzip, truncated gzip, gzip twice, binary) read from disk: records or "
+     "one line, and under 24 MiB of Python memory each"),
+    ("test_fuzz_inputs.py::test_any_manifest_loads_or_gives_one_line_in_bounded_memory",
+     "manifest.json with any field replaced by any JSON value (NaN and infinity included): "
+     "loads or one line; under 24 MiB of Python memory each, under 400 MiB resident growth"),
+    ("test_fuzz_inputs.py::test_any_structure_file_is_read_or_gives_one_line",
+     "Structure files (PDB/mmCIF text, gzip, truncated gzip, binary): read or one line"),
+    ("test_input_limits.py::test_piece_boundaries_never_change_the_records",
+     "Reading in pieces of 1 to 9 bytes (plain, gzip) or characters gives the same records "
+     "as reading all at once"),
+    ("test_input_limits.py::test_one_huge_gzip_sequence_is_a_record_error_read_in_bounded_memory",
+     "A 40,000,000-residue sequence in a .gz between two proteins: a too-long error for it, "
+     "the others predicted, under 48 MiB of Python memory"),
+    ("test_input_limits.py::test_too_many_records_is_refused_as_soon_as_passed",
+     "An endless FASTA stream: refused after reading at most 2 MiB past the record limit"),
 ]
+
+#: Figures measured by ``python -m benchmarks.bench_limits`` (rendered when present).
+LIMIT_FIGURES = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / \
+    "bench_limits.json"
 
 
 def _cell(text: str) -> str:
@@ -359,4 +567,35 @@ def render(outcomes: dict[str, str]) -> str:
         "|---|---|",
     ]
     lines += [f"| {_cell(text)} | `tests/{node}` |" for node, text in PROPERTIES]
+    lines += _figures()
     return "\n".join(lines) + "\n"
+
+
+def _figures() -> list[str]:
+    """What refusing costs: time and peak memory per hostile input, in a fresh process."""
+    if not LIMIT_FIGURES.exists():
+        return []
+    doc = json.loads(LIMIT_FIGURES.read_text(encoding="utf-8"))
+    machine = doc["machine"]
+    lines = [
+        "",
+        "## What refusing costs",
+        "",
+        "`protloc predict` on each input in a fresh process (`checkpoints/default`, or a small "
+        "random set for the manifest rows), measured by `python -m benchmarks.bench_limits` "
+        f"on {machine.get('cpu', '?')}, {machine.get('cpu_cores', '?')} cores, "
+        f"{machine.get('date_utc', '?')} UTC. Seconds run from calling `protloc.cli.main` "
+        "to its return (module imports included). Peak memory is the process's resident peak, "
+        "about 300 MiB of which is Python, PyTorch and protloc loaded before any input is "
+        "read. Issue 16 measured 87-103 s and 4.9-5.9 GB for the 510 M-residue .gz before "
+        "streaming.",
+        "",
+        "| input | FASTA file | exit | seconds | peak memory | what the user is told |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in doc["scenarios"].values():
+        size = f"{row['input_bytes'] / 2**20:.1f} MiB" if row["input_bytes"] > 2**16 else \
+            f"{row['input_bytes']:,} B"
+        lines.append(f"| {_cell(row['tried'])} | {size} | {row['exit']} | {row['seconds']} | "
+                     f"{row['peak_rss_mib']} MiB | {_cell(row['message'])} |")
+    return lines
