@@ -211,7 +211,7 @@ def validate_sequence(seq: str) -> tuple[str, str, list[str]]:
 
 def _text_pieces(handle: BinaryIO, name: str) -> Iterator[str]:
     """Decoded text of ``handle``, piece by piece, with the whole-input checks on the way."""
-    blocks, compressed = _byte_blocks(handle, name)
+    blocks = _byte_blocks(handle, name)
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset = 0
     for block in blocks:
@@ -227,7 +227,7 @@ def _text_pieces(handle: BinaryIO, name: str) -> Iterator[str]:
     yield _decode(decoder, b"", offset, name, final=True)
 
 
-def _byte_blocks(handle: BinaryIO, name: str) -> tuple[Iterator[bytes], bool]:
+def _byte_blocks(handle: BinaryIO, name: str) -> Iterator[bytes]:
     first = _read_block(handle, name, False, _BINARY_SAMPLE_BYTES)
     compressed = first.startswith(_GZIP_MAGIC)
     if compressed:
@@ -235,7 +235,7 @@ def _byte_blocks(handle: BinaryIO, name: str) -> tuple[Iterator[bytes], bool]:
         first = _read_block(stream, name, True, _BINARY_SAMPLE_BYTES)
     else:
         stream = handle
-    return _blocks_after(first, stream, name, compressed), compressed
+    return _blocks_after(first, stream, name, compressed)
 
 
 def _blocks_after(first: bytes, stream: BinaryIO, name: str, compressed: bool) -> Iterator[bytes]:
