@@ -52,6 +52,7 @@ SIZE_LIMITS: dict[str, tuple[int, int]] = {
 #: Other integer settings a newer model config may add get these bounds.
 _OTHER_INT_LIMITS = (0, 65_536)
 _MAX_INPUT_DIM = 65_536
+_MAX_STREAMS = 8  # concat fusion
 _MAX_FOLDS = 100
 
 
@@ -82,8 +83,12 @@ class Manifest:
     data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     protloc_version: str = __version__
+    # Optional gradient-boosting member (protloc.mixing): {"weight", "temperature", "folds":
+    # {test fold: file}}; empty for fusion-only sets.
+    boosting: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"boosting": self.boosting} if self.boosting else {}
         return {
             "format": FORMAT_VERSION,
             "name": self.name,
@@ -96,6 +101,7 @@ class Manifest:
             "folds": [vars(f) for f in self.folds],
             "data": self.data,
             "metrics": self.metrics,
+            **extra,
         }
 
     @classmethod
@@ -114,6 +120,7 @@ class Manifest:
             folds=[FoldEntry.from_dict(f) for f in data["folds"]],
             data=dict(data.get("data", {})),
             metrics=dict(data.get("metrics", {})),
+            boosting=dict(data.get("boosting", {})),
         )
 
 
@@ -166,6 +173,22 @@ def validate_manifest_data(data: Any) -> None:
         raise _malformed("model.config", "must be an object")
     check_model_config(config)
     _check_folds(_require(data, "folds"))
+    if data.get("boosting"):
+        _check_boosting(data["boosting"])
+
+
+def _check_boosting(boosting: Any) -> None:
+    if not isinstance(boosting, dict):
+        raise _malformed("boosting", "must be an object")
+    weight, temperature = boosting.get("weight"), boosting.get("temperature", 1.0)
+    if not _is_number(weight) or not 0 <= weight <= 1:
+        raise _malformed("boosting.weight", f"is {weight!r}; it must be a number from 0 to 1")
+    if not _is_number(temperature) or not (math.isfinite(temperature) and temperature > 0):
+        raise _malformed("boosting.temperature",
+                         f"is {temperature!r}; it must be a finite number above 0")
+    files = boosting.get("folds")
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise _malformed("boosting.folds", "must map test folds to file names")
 
 
 def _check_embedders(embedders: Any) -> None:
@@ -190,9 +213,13 @@ def _plain_json(value: Any) -> bool:
 def check_model_config(config: dict[str, Any]) -> None:
     """Types and ranges of the model settings, then the parameter count."""
     dims = config.get("input_dims", FusionConfig().input_dims)
-    if (not isinstance(dims, list) or not 1 <= len(dims) <= 2
+    fusion = config.get("fusion", "cross")
+    if fusion not in ("cross", "concat"):
+        raise _malformed("model.config.fusion", f"is {fusion!r}; it must be 'cross' or 'concat'")
+    most = 2 if fusion == "cross" else _MAX_STREAMS
+    if (not isinstance(dims, list) or not 1 <= len(dims) <= most
             or not all(_is_int(d) and 1 <= d <= _MAX_INPUT_DIM for d in dims)):
-        raise _malformed("model.config.input_dims", f"is {dims!r}; it must list 1 or 2 "
+        raise _malformed("model.config.input_dims", f"is {dims!r}; it must list 1 to {most} "
                          f"integers from 1 to {_MAX_INPUT_DIM:,}")
     defaults = FusionConfig()
     for name in FusionConfig.__dataclass_fields__:
@@ -350,6 +377,24 @@ def weights_path(directory: Path, name: str) -> Path:
             f"the checkpoint folder {Path(directory).name}/, not a path"
         )
     return Path(directory) / name
+
+
+def load_boosting(manifest: Manifest, fold: FoldEntry, directory: Path) -> dict | None:
+    """The boosting trees paired with a fold model (plain arrays, safetensors), or None."""
+    if not manifest.boosting:
+        return None
+    from safetensors.numpy import load_file as load_arrays
+
+    name = manifest.boosting["folds"].get(str(fold.test_fold))
+    if name is None:
+        raise _malformed("boosting.folds", f"has no file for test fold {fold.test_fold}")
+    path = weights_path(directory, name)
+    if path.suffix != ".safetensors" or not path.is_file():
+        raise UserError(f"boosting file {name} is missing or not a .safetensors file")
+    try:
+        return load_arrays(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UserError(f"{name} is not a valid safetensors file ({exc})") from exc
 
 
 def build_fold_model(manifest: Manifest, fold: FoldEntry, directory: Path) -> FusionModel:

@@ -114,9 +114,31 @@ def train_experiment(
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     summary, trainable = data_summary(data_dir, table, config)
+    ids, partitions = table["id"].tolist(), table["partition"].to_numpy()
     train_cv(
-        data, table["id"].tolist(), table["partition"].to_numpy(), model_cfg, train_cfg,
+        data, ids, partitions, model_cfg, train_cfg,
         out, specs, name=config["name"], folds=list(folds), data_summary=summary,
         log=log, device=device, trainable=trainable,
     )
+    if config.get("boosting") is not None:
+        _add_boosting(config["boosting"] or {}, data, ids, partitions, out, folds, trainable,
+                      train_cfg, log)
     return out
+
+
+def _add_boosting(settings, data, ids, partitions, out, folds, trainable, train_cfg, log):
+    """The gradient-boosting member (protloc.mixing): trees for the folds trained here; the
+    mixing weight and temperature once every fold has its trees."""
+    from .checkpoint import read_manifest, write_manifest
+    from .mixing import choose_mix, train_boosting
+
+    train_boosting(data, ids, partitions, out, folds, trainable, settings,
+                   train_cfg.group_dropout, train_cfg.seed, log)
+    all_folds = range(5)
+    if all((out / "runs" / f"fold_{k}" / "boost_heldout.csv").exists() for k in all_folds) and \
+            (out / "manifest.json").exists() and len(folds) == 5:
+        manifest = read_manifest(out)
+        manifest.boosting = choose_mix(out, all_folds)
+        write_manifest(out, manifest)
+        log(f"boosting weight {manifest.boosting['weight']}, "
+            f"mix temperature {manifest.boosting['temperature']} (validation folds)")

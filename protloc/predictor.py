@@ -9,10 +9,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .boosting import pooled_matrix, predict_raw
 from .checkpoint import (
     Manifest,
     build_fold_model,
     check_finite_probabilities,
+    load_boosting,
     make_manifest_embedder,
     read_manifest,
 )
@@ -20,6 +22,7 @@ from .classes import CLASSES, apply_group_rule, canonical_group, group_index
 from .embedders import pick_device
 from .embedders.base import Embedder
 from .embedders.cache import CachedEmbedder, EmbeddingCache
+from .mixing import mix, softmax
 from .model import FusionModel, pad_batch
 from .sequences import SequenceRecord
 
@@ -70,10 +73,13 @@ class EnsemblePredictor:
         models: list[FusionModel],
         embedders: list[Embedder],
         device: str = "cpu",
+        boosters: list[dict] | None = None,
     ) -> None:
         self.manifest = manifest
         self.models = models
         self.embedders = embedders
+        # Boosting trees paired with each fold model (protloc.mixing), or None per fold.
+        self.boosters = boosters or [None] * len(models)
         self.temperatures = [f.temperature for f in manifest.folds]
         self.device = torch.device(device)
         for model in models:
@@ -95,6 +101,7 @@ class EnsemblePredictor:
         directory = Path(directory)
         manifest = read_manifest(directory)
         models = [build_fold_model(manifest, fold, directory) for fold in manifest.folds]
+        boosters = [load_boosting(manifest, fold, directory) for fold in manifest.folds]
         embedders = []
         device = str(pick_device(device))
         for spec in manifest.embedders:
@@ -103,7 +110,7 @@ class EnsemblePredictor:
             if cache_dir is not None:
                 embedder = CachedEmbedder(embedder, EmbeddingCache(cache_dir))
             embedders.append(embedder)
-        return cls(manifest, models, embedders, device=device)
+        return cls(manifest, models, embedders, device=device, boosters=boosters)
 
     @property
     def name(self) -> str:
@@ -136,17 +143,26 @@ class EnsemblePredictor:
         self, records: list[SequenceRecord], group: str, attention: bool
     ) -> list[Prediction]:
         sequences = [r.sequence for r in records]
-        streams, lengths = [], None
+        streams, lengths, per_stream = [], None, []
         for embedder in self.embedders:
-            arrays = [torch.from_numpy(np.ascontiguousarray(a)) for a in embedder.embed(sequences)]
-            batch, lengths = pad_batch(arrays)
+            per_stream.append([np.ascontiguousarray(a) for a in embedder.embed(sequences)])
+            batch, lengths = pad_batch([torch.from_numpy(a) for a in per_stream[-1]])
             streams.append(batch.float().to(self.device))
         assert lengths is not None
         groups = torch.full((len(records),), group_index(group), device=self.device)
+        pooled = None
+        if any(b is not None for b in self.boosters):
+            pooled = pooled_matrix(list(zip(*per_stream)), [group_index(group)] * len(records))
         fold_probs, fold_attention = [], []
-        for model, temperature, fold in zip(self.models, self.temperatures, self.manifest.folds):
+        for model, temperature, fold, booster in zip(
+            self.models, self.temperatures, self.manifest.folds, self.boosters
+        ):
             logits, weights = model(streams, lengths.to(self.device), groups)
             probs = torch.softmax(logits.float() / temperature, dim=-1).cpu().numpy()
+            if booster is not None:
+                setting = self.manifest.boosting
+                probs = mix(probs, softmax(predict_raw(booster, pooled)), setting["weight"],
+                            setting.get("temperature", 1.0))
             check_finite_probabilities(probs, fold, [r.id for r in records])
             fold_probs.append(apply_group_rule(probs, group))
             fold_attention.append(weights.float().cpu().numpy())

@@ -7,14 +7,16 @@ from protloc.embedders import make_embedder, spec_from_id
 from protloc.model import FusionConfig, FusionModel, count_parameters
 from protloc.training import TrainConfig
 
-CONFIGS = sorted((Path(__file__).parent.parent / "configs").rglob("*.yaml"))
+# Experiment configs (configs/cluster/ holds Dask cluster settings, not experiments)
+CONFIGS = sorted(p for p in (Path(__file__).parent.parent / "configs").rglob("*.yaml")
+                 if p.parent.name != "cluster")
 DIMS = {"features": 57, "esm2": 1280, "prostt5": 1024}
 
 
 def _dim(entry: dict) -> int:
     """Input dimension without building the backbone (ESM-2 / ProstT5 weights are not here)."""
     spec = {**spec_from_id(entry["id"]), **{k: v for k, v in entry.items() if k != "id"}}
-    if spec["kind"] == "features":
+    if spec["kind"] in ("features", "evidence", "unirep"):  # no download needed
         return make_embedder(entry).dim
     return DIMS[spec["kind"]]
 

@@ -1,0 +1,101 @@
+"""Gradient boosting on pooled per-residue streams: an optional ensemble member beside the fusion
+models (a read-out of pooled features that alone beat the attention model on the benchmark).
+
+* :func:`pooled_features` turns a protein's streams (the same per-residue arrays the fusion model
+  reads) plus its organism group into one vector: per stream the mean over all residues, over
+  the first and the last :data:`END` residues (where sorting signals sit), and the maximum; then
+  log length and the group one-hot.
+* :func:`fit` trains scikit-learn's ``HistGradientBoostingClassifier`` with early stopping on
+  the validation fold (never the test fold).
+* Trees are stored as plain arrays in safetensors (:func:`tree_arrays`) and evaluated by
+  :func:`predict_raw` in numpy, so loading a checkpoint never unpickles anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .classes import GROUPS
+
+END = 40
+POOLS = ("mean", "first", "last", "max")
+_NODE_FIELDS = ("feature_idx", "num_threshold", "missing_go_to_left", "left", "right",
+                "is_leaf", "value")
+
+
+def pooled_features(streams: Sequence[np.ndarray], group: int) -> np.ndarray:
+    """One protein: ``streams`` are (L, d_i) arrays; ``group`` an index into GROUPS."""
+    parts = []
+    for x in streams:
+        x = np.asarray(x, dtype=np.float32)
+        parts += [x.mean(0), x[:END].mean(0), x[-END:].mean(0), x.max(0)]
+    onehot = np.zeros(len(GROUPS), dtype=np.float32)
+    onehot[group] = 1.0
+    length = np.array([np.log(len(streams[0]))], dtype=np.float32)
+    return np.concatenate(parts + [length, onehot])
+
+
+def pooled_matrix(proteins: Sequence[Sequence[np.ndarray]], groups: Sequence[int]) -> np.ndarray:
+    return np.stack([pooled_features(s, int(g)) for s, g in zip(proteins, groups)])
+
+
+def fit(x_train, y_train, x_val, y_val, n_classes: int, seed: int = 0, **params: Any):
+    """Boosting with class-balanced sample weights; the number of trees is chosen on the
+    validation fold (its log-loss), so the test fold plays no part."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    settings = dict(learning_rate=0.08, max_iter=400, max_leaf_nodes=31, min_samples_leaf=20,
+                    l2_regularization=1.0, max_features=0.3, random_state=seed)
+    settings.update(params)
+    model = HistGradientBoostingClassifier(early_stopping=False, **settings)
+    model.fit(x_train, y_train, sample_weight=compute_sample_weight("balanced", y_train))
+    best, best_loss = 0, np.inf
+    for i, proba in enumerate(model.staged_predict_proba(x_val)):
+        loss = -np.mean(np.log(np.clip(proba[np.arange(len(y_val)), y_val], 1e-12, None)))
+        if loss < best_loss:
+            best, best_loss = i + 1, loss
+    model._predictors = model._predictors[:best]  # keep the validation-chosen number of trees
+    if model.classes_.tolist() != list(range(n_classes)):
+        raise ValueError("every class must be present in the training fold")
+    return model
+
+
+def tree_arrays(model) -> dict[str, np.ndarray]:
+    """Every tree of a fitted HistGradientBoostingClassifier as flat arrays (node tables
+    concatenated; ``roots`` gives each tree's first node; tree t of iteration i for class k is
+    at ``t = i * n_classes + k``)."""
+    nodes = [tree.nodes for trees in model._predictors for tree in trees]
+    roots = np.cumsum([0] + [len(n) for n in nodes[:-1]]).astype(np.int64)
+    out = {f: np.concatenate([n[f] for n in nodes]) for f in _NODE_FIELDS}
+    for f in ("left", "right"):  # child indices are per tree: make them global
+        out[f] = out[f].astype(np.int64) + np.repeat(roots, [len(n) for n in nodes])
+    out = {f: np.ascontiguousarray(v.astype(np.float64 if f in ("num_threshold", "value")
+                                            else np.int64)) for f, v in out.items()}
+    out["roots"] = roots
+    out["baseline"] = np.asarray(model._baseline_prediction, dtype=np.float64).ravel()
+    return out
+
+
+def predict_raw(trees: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Raw scores (N, n_classes) from :func:`tree_arrays` output; softmax gives probabilities."""
+    x = np.asarray(x, dtype=np.float64)
+    baseline = trees["baseline"]
+    n_classes = len(baseline)
+    roots = trees["roots"]
+    raw = np.tile(baseline, (len(x), 1))
+    rows = np.arange(len(x))
+    for t, root in enumerate(roots):
+        node = np.full(len(x), root)
+        while True:
+            leaf = trees["is_leaf"][node].astype(bool)
+            if leaf.all():
+                break
+            value = x[rows, trees["feature_idx"][node]]
+            go_left = np.where(np.isnan(value), trees["missing_go_to_left"][node] == 1,
+                               value <= trees["num_threshold"][node])
+            node = np.where(leaf, node, np.where(go_left, trees["left"][node], trees["right"][node]))
+        raw[:, t % n_classes] += trees["value"][node]
+    return raw

@@ -1,0 +1,116 @@
+"""The gradient-boosting member of a checkpoint set, and how much it weighs beside the fusion
+models. Everything here is fitted on validation folds:
+
+1. per test fold k, boosting trees are trained on the same training folds as fusion model k,
+   their number chosen on validation fold k+1 (:func:`protloc.boosting.fit`);
+2. the weight ``w`` of boosting in ``(1 - w) * fusion + w * boosting`` is the one, on a grid,
+   with the best MCC over every fold model's validation predictions (``validation.csv``);
+3. one temperature for the mix, ``p ∝ mix^(1/T)``, minimises the validation log-loss.
+
+The test folds are predicted once, at the end, with what was chosen; they choose nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .boosting import fit, pooled_matrix, predict_raw, tree_arrays
+from .classes import CLASSES, COLUMN_NAMES, GROUPS
+
+WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
+PROBS = [COLUMN_NAMES[c] for c in CLASSES]
+
+
+def softmax(raw: np.ndarray) -> np.ndarray:
+    z = np.exp(raw - raw.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def mix(fusion: np.ndarray, boosting: np.ndarray, weight: float, temperature: float = 1.0):
+    """Weighted average of two probability tables, then sharpened or softened by 1/T."""
+    p = (1.0 - weight) * fusion + weight * boosting
+    logp = np.log(np.clip(p, 1e-12, None)) / temperature
+    return softmax(logp)
+
+
+def train_boosting(
+    data, ids: Sequence[str], partitions: np.ndarray, out_dir: Path, folds: Sequence[int],
+    trainable: np.ndarray | None, settings: dict[str, Any], group_dropout: float, seed: int,
+    log: Callable[[str], None] = print,
+) -> None:
+    """Boosting trees per test fold into ``boost_fold_k.safetensors``, with validation and
+    test predictions beside the fusion model's in ``runs/fold_k/``."""
+    from safetensors.numpy import save_file
+
+    from .training import fold_split
+
+    x = pooled_matrix(data.streams, data.groups)
+    unknown = x.shape[1] - len(GROUPS)  # first group column: "unknown"
+    for k in folds:
+        fold_dir = out_dir / "runs" / f"fold_{k}"
+        if (fold_dir / "boost_heldout.csv").exists():
+            log(f"boosting fold {k}: already trained, skipping")
+            continue
+        train, val, test = fold_split(partitions, k, trainable)
+        x_train = x[train].copy()
+        hide = np.random.default_rng([seed, k]).random(len(train)) < group_dropout
+        x_train[hide, unknown:] = 0.0
+        x_train[hide, unknown] = 1.0
+        model = fit(x_train, data.labels[train], x[val], data.labels[val], len(CLASSES),
+                    seed=seed, **settings)
+        arrays = tree_arrays(model)
+        save_file(arrays, str(out_dir / f"boost_fold_{k}.safetensors"))
+        log(f"boosting fold {k}: {len(arrays['roots']) // len(CLASSES)} rounds")
+        for name, index, part in (("boost_val.csv", val, (k + 1) % 5), ("boost_heldout.csv", test, k)):
+            probs = softmax(predict_raw(arrays, x[index]))
+            _table([ids[i] for i in index], part, data.labels[index], probs, k).to_csv(
+                fold_dir / name, index=False, float_format="%.5f")
+
+
+def _table(ids, partition, labels, probs, model_fold) -> pd.DataFrame:
+    table = pd.DataFrame({"id": ids, "partition": partition,
+                          "label": [CLASSES[i] for i in labels],
+                          "prediction": [CLASSES[i] for i in probs.argmax(axis=1)]})
+    for j, column in enumerate(PROBS):
+        table[column] = probs[:, j]
+    table["model_fold"] = model_fold
+    return table
+
+
+def choose_mix(out_dir: Path, folds: Sequence[int]) -> dict[str, Any]:
+    """Weight and temperature on the validation predictions; writes the mixed heldout.csv
+    (the fusion-only one is kept as heldout_fusion.csv) and returns the manifest entry."""
+    from sklearn.metrics import log_loss, matthews_corrcoef
+
+    runs = out_dir / "runs"
+    fusion_val = pd.concat(pd.read_csv(runs / f"fold_{k}" / "val.csv").assign(model_fold=k)
+                           for k in folds)
+    boost_val = pd.concat(pd.read_csv(runs / f"fold_{k}" / "boost_val.csv") for k in folds)
+    assert (fusion_val["id"].to_numpy() == boost_val["id"].to_numpy()).all()
+    y = np.array([CLASSES.index(c) for c in fusion_val["label"]])
+    pf, pb = fusion_val[PROBS].to_numpy(), boost_val[PROBS].to_numpy()
+    scores = {w: matthews_corrcoef(y, mix(pf, pb, w).argmax(1)) for w in WEIGHTS}
+    weight = max(WEIGHTS, key=lambda w: (round(scores[w], 4), -w))
+    grid = np.exp(np.linspace(np.log(0.3), np.log(3.0), 61))
+    temperature = float(min(grid, key=lambda t: log_loss(y, mix(pf, pb, weight, t),
+                                                         labels=range(len(CLASSES)))))
+    heldout = []
+    for k in folds:
+        fusion = pd.read_csv(runs / f"fold_{k}" / "heldout.csv")
+        boost = pd.read_csv(runs / f"fold_{k}" / "boost_heldout.csv")
+        probs = mix(fusion[PROBS].to_numpy(), boost[PROBS].to_numpy(), weight, temperature)
+        y_test = np.array([CLASSES.index(c) for c in fusion["label"]])
+        heldout.append(_table(fusion["id"], k, y_test, probs, k).drop(columns="model_fold"))
+    if (out_dir / "heldout.csv").exists():
+        (out_dir / "heldout.csv").replace(out_dir / "heldout_fusion.csv")
+    pd.concat(heldout).to_csv(out_dir / "heldout.csv", index=False, float_format="%.5f")
+    entry = {"weight": weight, "temperature": round(temperature, 4),
+             "folds": {str(k): f"boost_fold_{k}.safetensors" for k in folds},
+             "validation_mcc_by_weight": {str(w): round(s, 4) for w, s in scores.items()}}
+    (runs / "mix.json").write_text(json.dumps(entry, indent=2))
+    return entry

@@ -1,0 +1,82 @@
+"""The boosting member end to end on tiny data: trained beside the fusion models, mixed with a
+weight chosen on validation folds only, loaded without unpickling, used by the predictor."""
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synthetic
+from protloc.cli import main
+from protloc.mixing import PROBS, choose_mix, mix
+from protloc.predictor import EnsemblePredictor
+from protloc.sequences import parse_text
+
+CONFIG = """\
+name: tiny-mix
+embedders:
+  - id: features-v1
+  - id: evidence-v1
+model: {fusion: concat, hidden: 16, lstm_hidden: 8, lstm_layers: 1, pool_heads: 2,
+        head_hidden: 8, dropout: 0.0, n_groups: 4, mean_pool: true}
+train: {epochs: 2, batch_size: 8, lr: 0.003, patience: 5, seed: 0}
+boosting: {max_iter: 8}
+"""
+
+
+@pytest.fixture(scope="module")
+def mixed_checkpoint(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mix")
+    data = synthetic.write_dataset(root / "data", per_class=5, seed=2)
+    (root / "c.yaml").write_text(CONFIG)
+    err = io.StringIO()
+    code = main(["train", "--data", str(data), "--config", str(root / "c.yaml"),
+                 "--out", str(root / "ckpt"), "--cache", str(root / "cache")],
+                stdout=io.StringIO(), stderr=err)
+    assert code == 0, err.getvalue()
+    return root / "ckpt"
+
+
+def test_mixed_heldout_is_the_validation_chosen_mix(mixed_checkpoint):
+    manifest = json.loads((mixed_checkpoint / "manifest.json").read_text())
+    setting = manifest["boosting"]
+    assert 0 <= setting["weight"] <= 1 and setting["temperature"] > 0
+    assert sorted(setting["folds"]) == ["0", "1", "2", "3", "4"]
+    fusion = pd.read_csv(mixed_checkpoint / "heldout_fusion.csv")
+    mixed = pd.read_csv(mixed_checkpoint / "heldout.csv")
+    boost = pd.concat(pd.read_csv(mixed_checkpoint / "runs" / f"fold_{k}" / "boost_heldout.csv")
+                      for k in range(5))
+    expected = mix(fusion[PROBS].to_numpy(), boost[PROBS].to_numpy(), setting["weight"],
+                   setting["temperature"])
+    np.testing.assert_allclose(mixed[PROBS].to_numpy(), expected, atol=2e-5)
+
+
+def test_test_folds_play_no_part_in_the_choice(mixed_checkpoint, tmp_path):
+    import shutil
+
+    copy = tmp_path / "ckpt"
+    shutil.copytree(mixed_checkpoint, copy)
+    chosen = choose_mix(copy, range(5))
+    for k in range(5):  # scramble every test-fold prediction: the choice must not move
+        for name in ("heldout.csv", "boost_heldout.csv"):
+            path = copy / "runs" / f"fold_{k}" / name
+            table = pd.read_csv(path)
+            table[PROBS] = np.random.default_rng(k).dirichlet(np.ones(6), len(table))
+            table.to_csv(path, index=False)
+    again = choose_mix(copy, range(5))
+    assert (again["weight"], again["temperature"]) == (chosen["weight"], chosen["temperature"])
+
+
+def test_predictor_uses_the_boosting_member(mixed_checkpoint):
+    sequence = synthetic.synthetic_protein("Periplasmic", np.random.default_rng(0))
+    records = parse_text(f">a\n{sequence}")
+    predictor = EnsemblePredictor.from_dir(mixed_checkpoint)
+    assert all(b is not None for b in predictor.boosters)
+    with_boost = predictor.predict(records, group="negative")[0].probabilities
+    predictor.boosters = [None] * len(predictor.boosters)
+    fusion_only = predictor.predict(records, group="negative")[0].probabilities
+    np.testing.assert_allclose(with_boost.sum(), 1.0, atol=1e-6)
+    if predictor.manifest.boosting["weight"] > 0 or predictor.manifest.boosting["temperature"] != 1:
+        assert not np.allclose(with_boost, fusion_only)
