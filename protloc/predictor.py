@@ -80,6 +80,8 @@ class EnsemblePredictor:
         self.embedders = embedders
         # Boosting trees paired with each fold model (protloc.mixing), or None per fold.
         self.boosters = boosters or [None] * len(models)
+        self.directory: Path | None = None  # set by from_dir; where reference.fasta.gz lies
+        self._reference = None
         self.temperatures = [f.temperature for f in manifest.folds]
         self.device = torch.device(device)
         for model in models:
@@ -110,11 +112,25 @@ class EnsemblePredictor:
             if cache_dir is not None:
                 embedder = CachedEmbedder(embedder, EmbeddingCache(cache_dir))
             embedders.append(embedder)
-        return cls(manifest, models, embedders, device=device, boosters=boosters)
+        predictor = cls(manifest, models, embedders, device=device, boosters=boosters)
+        predictor.directory = directory
+        return predictor
 
     @property
     def name(self) -> str:
         return self.manifest.name
+
+    def neighbours(self, sequences: Sequence[str], n: int = 5) -> list[list] | None:
+        """Nearest labelled proteins of each sequence in the checkpoint's shipped reference set
+        (protloc.neighbours), or None when the checkpoint has none. Evidence only: it does not
+        change the probabilities."""
+        from .neighbours import REFERENCE_FILE, nearest, read_reference
+
+        if self.directory is None or not (self.directory / REFERENCE_FILE).is_file():
+            return None
+        if self._reference is None:
+            self._reference = read_reference(self.directory / REFERENCE_FILE)
+        return nearest(list(sequences), self._reference, n=n)
 
     def predict(
         self,
