@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import peers as P
+from . import peers
 from .classes import CLASSES, COLUMN_NAMES, apply_group_rule, canonical_group, canonical_label
 from .errors import UserError
 from .evaluation import SCHEMA_VERSION, Benchmark, Evaluation, metrics_from_result
@@ -186,8 +186,8 @@ def evaluate_checkpoint(
     ref_path = reference
     if ref_path is None and raw is not None and not os.environ.get("PROTLOC_REFERENCE"):
         ref_path = raw.parent / "reference"
-    if P.reference_study_dir(ref_path) is not None:
-        results["reference_study"] = P.evaluate_reference_study(ref_path)
+    if peers.reference_study_dir(ref_path) is not None:
+        results["reference_study"] = peers.evaluate_reference_study(ref_path)
     else:
         notes.append(
             "Reference study results not found (--reference or PROTLOC_REFERENCE): skipped."
@@ -315,7 +315,7 @@ def _benchmark_section(
 
     if psortb_path is not None and psortb_path.is_file():
         seqs = [bench_seqs.get(a, "") for a in accs]
-        rows = P.psortb_lookup(psortb_path, seqs, groups)
+        rows = peers.psortb_lookup(psortb_path, seqs, groups)
         preds = [row["prediction"] if row else None for row in rows]
         have = [i for i, p in enumerate(preds) if p is not None]
         if have:
@@ -332,8 +332,8 @@ def _benchmark_section(
                     f"PSORTb: cached results for {len(have)} of {len(accs)} proteins; "
                     "its row covers those only."
                 )
-            overlap = P.sclblast_overlap([seqs[i] for i in have], [groups[i] for i in have])
-            note = P.PSORTB_CAVEAT
+            overlap = peers.sclblast_overlap([seqs[i] for i in have], [groups[i] for i in have])
+            note = peers.PSORTB_CAVEAT
             r["scl_blast_hits"] = sum(bool(rows[i]["scl_blast"]) for i in have)
             note += f" {r['scl_blast_hits']} of these {len(have)} proteins had an SCL-BLAST hit."
             if overlap:
