@@ -120,10 +120,21 @@ def train_experiment(
         out, specs, name=config["name"], folds=list(folds), data_summary=summary,
         log=log, device=device, trainable=trainable,
     )
+    if config.get("reference_set"):
+        _write_reference_set(table, out)
     if config.get("boosting") is not None:
         _add_boosting(config["boosting"] or {}, data, ids, partitions, out, folds, trainable,
                       train_cfg, log)
     return out
+
+
+def _write_reference_set(table: pd.DataFrame, out: Path) -> None:
+    """Proteins of redistributable sources, shipped for homology evidence (protloc.neighbours)."""
+    from .neighbours import REDISTRIBUTABLE, REFERENCE_FILE, write_reference
+
+    rows = table[table["source"].isin(REDISTRIBUTABLE)]
+    write_reference(out / REFERENCE_FILE, rows["id"], rows["label"], rows["source"],
+                    rows["sequence"])
 
 
 def _add_boosting(settings, data, ids, partitions, out, folds, trainable, train_cfg, log):

@@ -10,13 +10,17 @@ cd "$(dirname "$0")/.."
 DATA="${PROTLOC_DATA:?set PROTLOC_DATA to a folder laid out like ../shared/data}"
 OUT="${1:-checkpoints/default}"
 BUILD="${BUILD:-data_build/dataset}"
-CONFIG="${CONFIG:-configs/offline_v2.yaml}"
+CONFIG="${CONFIG:-configs/unirep_v1.yaml}"
+# Slow streams embedded up front, in parallel (the config's other embedders are computed by train)
+EMBED="${EMBED-unirep-256 evidence-v1}"
 LOGS="${LOGS:-data_build/logs}"
 PEERS="${PEERS:-data_build/peers}"
 mkdir -p "$LOGS"
 PROTLOC=".venv/bin/protloc"
 
 [ -f "$BUILD/dataset.tsv" ] || "$PROTLOC" data build --out "$BUILD" --data-dir "$DATA"
+# shellcheck disable=SC2086
+[ -z "$EMBED" ] || bash scripts/embed_dataset.sh "$BUILD" $EMBED 2> "$LOGS/embed.log"
 if command -v psort > /dev/null; then  # cached per protein: instant once done
     "$PROTLOC" peers psortb "$DATA/deeplocpro/benchmarking_dataset.fasta" \
         --out "$PEERS/psortb_benchmark.tsv" 2> "$LOGS/psortb.log" &
