@@ -30,6 +30,7 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import threading
 import time
 import zlib
@@ -327,7 +328,7 @@ def run_shard(shard: Shard, key: str, job: Job) -> dict[str, Any]:
     """
     path = Path(job.shard_dir) / f"{key}.parquet"
     start = time.perf_counter()
-    if not path.exists():
+    if not shard_is_done(path):
         records = [_validated(entry) for entry in shard.entries]
         predictor = worker_predictor(job)
         predictions = _predict(predictor, records, job)
@@ -399,7 +400,8 @@ def _fsync_and_replace(tmp: Path, path: Path) -> None:
 
 
 def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    # random: two attempts at one shard (a worker presumed dead is still writing) never share
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
 
 def _write_parquet(table, path: Path) -> None:
@@ -456,6 +458,7 @@ class Summary:
     records: int = 0
     errors: int = 0
     seconds: float = 0.0
+    task_seconds: float = 0.0  # summed over the shards computed (workers' busy time)
     output: Path | None = None
 
     def line(self) -> str:
@@ -528,6 +531,7 @@ class _Run:
             self.summary.failed[key] = f"{type(exc).__name__}: {exc}"
             return
         self.summary.computed.append(key)
+        self.summary.task_seconds += result["seconds"]
         self.progress(result["records"])
         self.finished.append(future)
         if len(self.finished) >= 64:
