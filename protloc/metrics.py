@@ -104,6 +104,17 @@ def mcc(y: Any, p: Any) -> float:
         return float(matthews_corrcoef(y, p))
 
 
+def paired_bootstrap(y, a, b, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95% interval of MCC(b) - MCC(a) over resamples of the same proteins (paired)."""
+    y, a, b = np.asarray(y), np.asarray(a), np.asarray(b)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        diffs.append(mcc(y[idx], b[idx]) - mcc(y[idx], a[idx]))
+    return float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))
+
+
 def _present_labels(y: Sequence[str], p: Sequence[str]) -> list[str]:
     present = set(y) | set(p)
     return [c for c in CLASSES if c in present]

@@ -22,7 +22,7 @@ import pandas as pd
 
 from protloc.classes import CLASSES, COLUMN_NAMES
 from protloc.crossval import evaluate_checkpoint, read_heldout
-from protloc.metrics import mcc
+from protloc.metrics import mcc, paired_bootstrap
 
 FOLD = 0
 N_BOOT = 1000
@@ -48,16 +48,6 @@ def run_facts(checkpoint: Path) -> dict:
         log = pd.read_csv(run / "log.tsv", sep="\t")  # header: epoch, train_loss, val_mcc, seconds
         facts["seconds"] = float(log["seconds"].sum())
     return facts
-
-
-def paired_bootstrap(y: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """95% interval of MCC(b) - MCC(a) over resamples of the same proteins."""
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(N_BOOT):
-        idx = rng.integers(0, len(y), len(y))
-        diffs.append(mcc(y[idx], b[idx]) - mcc(y[idx], a[idx]))
-    return float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))
 
 
 def predictions(table: pd.DataFrame, ids: pd.Index) -> np.ndarray:
@@ -89,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         results, table = fold_results(run, args.data, args.data_dir)
         if set(table.index) != set(ids):
             raise SystemExit(f"{run}: fold {FOLD} proteins differ from the baseline's")
-        interval = paired_bootstrap(y, base_pred, predictions(table, ids))
+        interval = paired_bootstrap(y, base_pred, predictions(table, ids), N_BOOT)
         rows.append(_row(run.name, results, run_facts(run), interval))
     text = render(rows, base_results, unfinished, baseline=str(args.baseline))
     args.out.write_text(text, encoding="utf-8")
