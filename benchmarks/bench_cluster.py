@@ -222,7 +222,8 @@ def main(argv=None) -> int:
     if args.reproject:
         import json
 
-        result = json.loads((C.RESULTS / f"{NAME}{'-quick' if args.quick else ''}.json").read_text())
+        saved = C.RESULTS / f"{NAME}{'-quick' if args.quick else ''}.json"
+        result = json.loads(saved.read_text())
     else:
         result = measure(args)
     add_projection(result, args.cost_factor)
