@@ -209,3 +209,18 @@ def test_bad_inputs():
         evaluate_predictions(["Nucleus"], [CYT])
     with pytest.raises(ValueError, match="partitions"):
         evaluate_predictions([CYT], [CYT], partitions=[0, 1])
+
+
+def test_paired_bootstrap_interval():
+    import numpy as np
+
+    from protloc.metrics import paired_bootstrap
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    noisy = np.where(rng.random(300) < 0.5, y, rng.integers(0, 3, 300))
+    assert paired_bootstrap(y, noisy, noisy, n_boot=200) == (0.0, 0.0)
+    lo, hi = paired_bootstrap(y, noisy, y, n_boot=200)  # perfect vs noisy: clearly better
+    assert 0 < lo < hi
+    lo, hi = paired_bootstrap(y, y, noisy, n_boot=200)
+    assert lo < hi < 0
