@@ -10,6 +10,9 @@ export; splitting it by page would scatter those shared settings.
 from __future__ import annotations
 
 import html
+import io
+import re
+import zipfile
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -27,19 +30,39 @@ REGION_COLOURS = {
     "signal-peptide-like": "rgba(0, 158, 115, 0.22)",
     "transmembrane-like": "rgba(230, 159, 0, 0.25)",
     "attention": "rgba(213, 94, 0, 0.18)",
+    "signal peptide": "rgba(0, 158, 115, 0.22)",
+    "TM helix": "rgba(230, 159, 0, 0.25)",
 }
-#: Feature lanes of the attention figure, top to bottom, with their names and colours.
-LANES = ("signal-peptide-like", "transmembrane-like", "attention")
+#: Feature lanes of the attention figure, top to bottom, with their names and colours: the
+#: model's evidence (protloc.lanes: TMHMM 2.0 helices, signal-peptide type and cleavage site,
+#: lipobox, sortase anchor), the older hydropathy heuristics, and the top-attended windows.
+LANES = (
+    "signal peptide", "cleavage site", "lipobox", "TM helix", "LPXTG anchor",
+    "signal-peptide-like", "transmembrane-like", "attention",
+)
 LANE_NAMES = {
+    "signal peptide": "signal peptide",
+    "cleavage site": "cleavage site",
+    "lipobox": "lipobox",
+    "TM helix": "TM helix (TMHMM)",
+    "LPXTG anchor": "LPXTG anchor",
     "signal-peptide-like": "SP-like",
     "transmembrane-like": "TM-like",
     "attention": "top attention",
 }
 LANE_COLOURS = {
+    "signal peptide": "#009E73",
+    "cleavage site": "#000000",
+    "lipobox": "#56B4E9",
+    "TM helix": "#E69F00",
+    "LPXTG anchor": "#CC79A7",
     "signal-peptide-like": "#009E73",
     "transmembrane-like": "#E69F00",
     "attention": "#D55E00",
 }
+#: Attention colours run up to this percentile of the values (the peak would wash out long
+#: proteins); hover still shows every value.
+CLIP_PERCENTILE = 99.0
 #: Sequence windows at most this long get one tick per residue (its letter).
 LETTER_TICKS_MAX = 120
 #: Plotly configuration for the app: the camera button saves a 3x PNG, in the browser.
@@ -47,6 +70,32 @@ PLOT_CONFIG = {
     "displaylogo": False,
     "toImageButtonOptions": {"format": "png", "scale": 3},
 }
+#: Font size and height of figures in presentation mode (a projector at the back of a room).
+PRESENTATION_FONT = 24
+PRESENTATION_HEIGHT = 680
+
+
+def file_stem(*parts: str) -> str:
+    """A file name from a figure's name and a protein's id: letters, digits, - and _ only."""
+    text = "_".join(p for p in parts if p)
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:120] or "protloc_figure"
+
+
+def plot_config(*name: str, image_format: str = "png") -> dict[str, Any]:
+    """:data:`PLOT_CONFIG` whose camera button saves ``<figure>_<protein>.png`` (or .svg)."""
+    options = {"format": image_format, "filename": file_stem(*name)}
+    if image_format == "png":
+        options["scale"] = 3
+    return {**PLOT_CONFIG, "toImageButtonOptions": options}
+
+
+def for_projector(fig: go.Figure) -> go.Figure:
+    """A copy of ``fig`` with large fonts and height, for presentation mode."""
+    big = go.Figure(fig)
+    height = max(big.layout.height or 0, PRESENTATION_HEIGHT)
+    big.update_layout(font_size=PRESENTATION_FONT, height=height,
+                      title_font_size=PRESENTATION_FONT + 4)
+    return big
 
 
 def _wrap(name: str) -> str:
@@ -80,18 +129,27 @@ def probability_bars(pred: Prediction, title: str | None = None) -> go.Figure:
                 ),
             ),
             error_x=dict(type="data", array=spread, visible=True, color="#374151", thickness=1.5),
-            text=[f"{p:.0%}" if p >= 0.005 else "<1%" for p in probs],
-            textposition="outside",
-            cliponaxis=False,
             customdata=np.stack([spread], axis=-1),
             hovertemplate="%{y}: %{x:.3f} ± %{customdata[0]:.3f} (SD over fold models)"
             "<extra></extra>",
         )
     )
+    # Percentages sit right of the error bar's end, so the bar never strikes through them.
+    fig.add_trace(
+        go.Scatter(
+            x=probs + spread + 0.015,
+            y=[_wrap(c) for c in CLASSES],
+            mode="text",
+            text=[f"{p:.0%}" if p >= 0.005 else "<1%" for p in probs],
+            textposition="middle right",
+            cliponaxis=False,
+            hoverinfo="skip",
+        )
+    )
     _layout(
         fig,
         xaxis=dict(
-            range=[0, 1.12],
+            range=[0, 1.22],
             tickformat=".0%",
             title="probability (mean of fold models ± SD)",
             gridcolor="#e5e7eb",
@@ -115,13 +173,15 @@ def attention_figure(
     end: int | None = None,
     title: str | None = None,
     hydro_window: int = 9,
+    clip: float | None = CLIP_PERCENTILE,
 ) -> go.Figure:
     """Attention of every pooling head over the residues, the mean over heads, and below it
     the Kyte-Doolittle hydropathy (``hydro_window``-residue mean) on the same x axis.
 
     ``regions``: objects with ``kind``, ``start``, ``end`` (1-based, inclusive), drawn as
     shaded bands. ``start``/``end`` (1-based, inclusive) zoom to a window; windows of at most
-    :data:`LETTER_TICKS_MAX` residues are labelled with their amino-acid letters.
+    :data:`LETTER_TICKS_MAX` residues are labelled with their amino-acid letters. Colours run
+    up to the ``clip`` percentile of the values (None: up to the peak).
     """
     from .regions import TM_THRESHOLD, hydropathy
 
@@ -157,8 +217,12 @@ def attention_figure(
             text=hover,
             colorscale="Viridis",
             zmin=0,
+            zmax=_colour_top(rows, clip),
             colorbar=dict(
-                title=dict(text="attention", side="right"),
+                title=dict(
+                    text="attention" if clip is None else f"attention<br>(to {clip:g}th pct)",
+                    side="right",
+                ),
                 len=0.55,
                 y=1.0,
                 yanchor="top",
@@ -207,6 +271,11 @@ def attention_figure(
                 continue
             lane = lanes.index(kind)
             colour = LANE_COLOURS[kind]
+            if kind == "cleavage site":  # a cut between two residues: a tick, not a band
+                fig.add_shape(type="line", x0=region.end + 0.5, x1=region.end + 0.5,
+                              y0=lane - 0.45, y1=lane + 0.45, line=dict(color=colour, width=3),
+                              row=2, col=1)
+                continue
             fig.add_shape(
                 type="rect",
                 x0=region.start - 0.5,
@@ -218,7 +287,7 @@ def attention_figure(
                 row=2,
                 col=1,
             )
-            if kind != "attention":
+            if kind in REGION_COLOURS and kind != "attention":
                 fig.add_vrect(
                     x0=region.start - 0.5,
                     x1=region.end + 0.5,
@@ -279,6 +348,58 @@ def attention_figure(
         height=max(420, 230 + 26 * len(labels) + 150 + 22 * len(lanes)),
         margin=dict(l=10, r=10, t=50 if title else 20, b=10),
         title=dict(text=title, x=0.01) if title else None,
+        showlegend=False,
+    )
+    return fig
+
+
+def _colour_top(values: np.ndarray, clip: float | None) -> float | None:
+    if clip is None or values.size == 0:
+        return None
+    top = float(np.percentile(values, clip))
+    return top if top > 0 else None
+
+
+def attention_overview(
+    attention: np.ndarray,
+    sequence: str,
+    regions: Sequence[Any] = (),
+    window: tuple[int, int] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """The whole protein at a glance: mean attention over heads as a line, evidence lanes as
+    coloured bands, and the ``window`` shown in detail shaded; drag to zoom."""
+    att = np.asarray(attention, dtype=float)
+    mean = att if att.ndim == 1 else att.mean(axis=0)
+    positions = np.arange(1, len(mean) + 1)
+    fig = go.Figure(
+        go.Scatter(
+            x=positions,
+            y=mean,
+            mode="lines",
+            line=dict(color="#0072B2", width=1.5),
+            fill="tozeroy",
+            fillcolor="rgba(0,114,178,0.15)",
+            text=[f"{aa}{p}" for aa, p in zip(sequence.upper(), positions)],
+            hovertemplate="%{text}: mean attention %{y:.4f}<extra></extra>",
+        )
+    )
+    top = _colour_top(mean, CLIP_PERCENTILE) or float(mean.max() or 1.0)
+    for region in regions:
+        kind = getattr(region, "kind", "")
+        if kind in LANE_COLOURS and kind != "attention":
+            fig.add_vrect(x0=region.start - 0.5, x1=region.end + 0.5, line_width=0,
+                          fillcolor=LANE_COLOURS[kind], opacity=0.25, layer="below")
+    if window is not None:
+        fig.add_vrect(x0=window[0] - 0.5, x1=window[1] + 0.5, line=dict(color="#111827", width=1.5),
+                      fillcolor="rgba(0,0,0,0)")
+    _layout(
+        fig,
+        height=220,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        title=dict(text=title, x=0.01) if title else None,
+        xaxis=dict(title="residue position", range=[0.5, len(mean) + 0.5]),
+        yaxis=dict(title="mean attention", range=[0, top * 1.15], gridcolor="#e5e7eb"),
         showlegend=False,
     )
     return fig
@@ -484,10 +605,13 @@ def comparison_bars(
     metrics: Sequence[str] = ("accuracy", "macro_f1", "mcc"),
     title: str = "Side by side",
 ) -> go.Figure:
-    """Grouped bars: one group per metric, one bar per predictor (name, values, sd or None)."""
+    """Grouped bars: one group per metric, one bar per predictor (name, values, sd or None,
+    and optionally the share of proteins it answered, printed on its bars when under 1)."""
     names = {"accuracy": "accuracy", "macro_f1": "macro-F1", "mcc": "MCC"}
     fig = go.Figure()
-    for k, (name, values, sd) in enumerate(predictors):
+    for k, (name, values, sd, *rest) in enumerate(predictors):
+        coverage = rest[0] if rest else None
+        answered = f"<br>{coverage:.0%} answered" if coverage is not None and coverage < 1 else ""
         ys = [values.get(m) for m in metrics]
         errs = [(sd or {}).get(m) for m in metrics]
         fig.add_trace(
@@ -501,10 +625,46 @@ def comparison_bars(
                     visible=any(e is not None for e in errs),
                 ),
                 marker_color=PREDICTOR_COLOURS[k % len(PREDICTOR_COLOURS)],
-                text=["–" if v is None else f"{v:.3f}" for v in ys],
+                text=["–" if v is None else f"{v:.3f}{answered}" for v in ys],
                 textposition="outside",
                 cliponaxis=False,
                 hovertemplate=name + " · %{x}: %{y:.3f}<extra></extra>",
+            )
+        )
+    _layout(
+        fig,
+        barmode="group",
+        title=dict(text=title, x=0.01),
+        height=420,
+        yaxis=dict(range=[0, 1.18], title="score"),
+        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
+        margin=dict(l=10, r=10, t=80, b=10),
+    )
+    return fig
+
+
+def group_bars(
+    groups: Mapping[str, Mapping[str, Any]],
+    metrics: Sequence[str] = ("accuracy", "mcc"),
+    title: str = "By organism group",
+) -> go.Figure:
+    """Bars per organism group (name -> {n, accuracy, mcc, ...}), the number of proteins in
+    each group's label."""
+    names = {"accuracy": "accuracy", "macro_f1": "macro-F1", "mcc": "MCC"}
+    labels = [f"{g}<br>(n = {v.get('n') or 0:,})" for g, v in groups.items()]
+    fig = go.Figure()
+    for k, metric in enumerate(metrics):
+        ys = [v.get(metric) for v in groups.values()]
+        fig.add_trace(
+            go.Bar(
+                name=names.get(metric, metric),
+                x=labels,
+                y=[np.nan if y is None else y for y in ys],
+                marker_color=PREDICTOR_COLOURS[k % len(PREDICTOR_COLOURS)],
+                text=["–" if y is None else f"{y:.3f}" for y in ys],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate="%{x}: %{y:.3f}<extra>" + names.get(metric, metric) + "</extra>",
             )
         )
     _layout(
@@ -523,9 +683,13 @@ def comparison_bars(
 
 
 def figures_html(
-    figures: Sequence[tuple[str, go.Figure]], title: str, notes: Sequence[str] = ()
+    figures: Sequence[tuple[str, go.Figure]],
+    title: str,
+    notes: Sequence[str] = (),
+    plotly_src: str | None = None,
 ) -> str:
-    """One self-contained HTML page (plotly.js inlined once; works offline) for slides."""
+    """One HTML page for slides, working offline: plotly.js inlined once, or, with
+    ``plotly_src``, loaded from that (local) file name instead."""
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
@@ -536,8 +700,33 @@ def figures_html(
         f"<h1>{html.escape(title)}</h1>",
     ]
     parts += [f"<p class='note'>{html.escape(n)}</p>" for n in notes]
+    if plotly_src:
+        parts.insert(3, f"<script src='{html.escape(plotly_src)}'></script>")
     for k, (heading, fig) in enumerate(figures):
         parts.append(f"<h2>{html.escape(heading)}</h2>")
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=(k == 0), config=PLOT_CONFIG))
+        inline = k == 0 and not plotly_src
+        config = plot_config(heading)
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=inline, config=config))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+#: The one copy of plotly.js in a figures ZIP, next to the pages that load it.
+PLOTLY_FILE = "plotly.min.js"
+
+
+def figures_zip(
+    figures: Sequence[tuple[str, go.Figure]], title: str, notes: Sequence[str] = ()
+) -> bytes:
+    """A ZIP for slides, working offline: ``index.html`` with every figure, one HTML page per
+    figure, and one shared local ``plotly.min.js`` that all of them load."""
+    from plotly.offline import get_plotlyjs
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(PLOTLY_FILE, get_plotlyjs())
+        archive.writestr("index.html", figures_html(figures, title, notes, PLOTLY_FILE))
+        for k, (heading, fig) in enumerate(figures, start=1):
+            page = figures_html([(heading, fig)], heading, plotly_src=PLOTLY_FILE)
+            archive.writestr(f"{k:02d}_{file_stem(heading)}.html", page)
+    return buffer.getvalue()

@@ -155,8 +155,10 @@ def _chain(chain) -> StructureChain:
     return StructureChain(str(chain.id).strip() or "_", residues)
 
 
-def map_residues(chain: StructureChain, sequence: str) -> ResidueMapping:
-    """Match a chain to a sequence by residue number (residue n = sequence position n)."""
+def map_residues(chain: StructureChain, sequence: str, offset: int = 0) -> ResidueMapping:
+    """Match a chain to a sequence by residue number: residue n = sequence position
+    n + ``offset`` (e.g. 21 for a structure numbered from the mature protein after a
+    21-residue signal peptide)."""
     seq = sequence.upper()
     positions: dict[int, int] = {}
     outside: list[int] = []
@@ -164,10 +166,11 @@ def map_residues(chain: StructureChain, sequence: str) -> ResidueMapping:
     for number, icode, letter in chain.residues:
         if icode:
             continue  # insertion codes have no sequence position of their own
-        if 1 <= number <= len(seq):
-            positions[number] = number - 1
+        position = number + offset
+        if 1 <= position <= len(seq):
+            positions[number] = position - 1
             compared += 1
-            identical += letter == seq[number - 1]
+            identical += letter == seq[position - 1]
         else:
             outside.append(number)
     messages = []
@@ -194,6 +197,20 @@ def map_residues(chain: StructureChain, sequence: str) -> ResidueMapping:
             "No structure residue number falls inside the sequence: nothing is coloured."
         )
     return ResidueMapping(chain.id, positions, identical, compared, outside, messages)
+
+
+def best_offset(chain: StructureChain, sequence: str, limit: int = 200) -> int:
+    """The numbering offset (-``limit``..``limit``) under which most residues of ``chain``
+    carry the sequence's amino acid; 0 when nothing matches better."""
+    seq = sequence.upper()
+    numbered = [(n, aa) for n, icode, aa in chain.residues if not icode]
+
+    def identical(offset: int) -> int:
+        return sum(1 for n, aa in numbered if 1 <= n + offset <= len(seq) and seq[n + offset - 1] == aa)
+
+    scores = {k: identical(k) for k in range(-limit, limit + 1)}
+    best = max(scores, key=lambda k: (scores[k], -abs(k)))
+    return best if scores[best] > scores[0] else 0
 
 
 def structure_view_html(

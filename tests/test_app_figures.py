@@ -33,12 +33,15 @@ def _pred(attention: bool = True) -> Prediction:
     return Prediction("ompa", probs, np.full(6, 0.02), ["Outer membrane"] * 5, attention=att)
 
 
-def test_probability_bars_show_every_class_with_spread():
+def test_probability_bars_show_every_class_with_spread_and_labels_past_the_error_bar():
     fig = probability_bars(_pred())
-    bar = fig.data[0]
+    bar, labels = fig.data[0], fig.data[1]
     assert len(bar.x) == 6 and bar.error_x.array is not None
     assert "Outer membrane" in fig.layout.title.text and "70%" in fig.layout.title.text
-    assert list(bar.text)[3] == "70%"
+    assert list(labels.text)[3] == "70%"
+    # each percentage starts right of its bar's error bar, so the bar never crosses it
+    assert all(x > p + s for x, p, s in zip(labels.x, bar.x, bar.error_x.array))
+    assert fig.layout.xaxis.range[1] >= max(labels.x) + 0.1
 
 
 def test_attention_figure_aligns_heads_mean_features_and_hydropathy():
@@ -53,6 +56,36 @@ def test_attention_figure_aligns_heads_mean_features_and_hydropathy():
     assert len(fig.layout.shapes) >= len(regions)  # feature bars
     lanes = fig.layout.yaxis2.ticktext
     assert list(lanes) == ["SP-like", "TM-like", "top attention"]
+
+
+def test_attention_colours_are_clipped_at_a_percentile_so_one_peak_does_not_wash_out():
+    att = np.full((2, 1500), 0.001)
+    att[:, 700] = 0.5  # one spike in a long protein
+    seq = ("MKKTAIAIAV" * 150)[:1500]
+    clipped = attention_figure(att, seq).data[0]
+    assert clipped.zmax < 0.01 and "99th" in clipped.colorbar.title.text
+    assert attention_figure(att, seq, clip=None).data[0].zmax is None
+
+
+def test_evidence_lanes_name_the_signal_peptide_and_never_call_it_a_helix():
+    from protloc.lanes import evidence_regions
+
+    regions = evidence_regions(SEQ)  # OmpA: Sec signal peptide cleaved after residue 21
+    kinds = [r.kind for r in regions]
+    assert kinds[:2] == ["signal peptide", "cleavage site"] and "TM helix" not in kinds
+    assert regions[0].end == 21 and "Sec" in regions[0].note
+    fig = attention_figure(_pred().attention, SEQ, regions=regions)
+    assert list(fig.layout.yaxis2.ticktext) == ["signal peptide", "cleavage site"]
+    lacy = evidence_regions(examples.EXAMPLES["Cytoplasmic membrane"].sequence)
+    assert sum(r.kind == "TM helix" for r in lacy) >= 10  # LacY: 12 helices, TMHMM finds 11
+
+
+def test_attention_overview_marks_the_detail_window():
+    from protloc.figures import attention_overview
+
+    fig = attention_overview(_pred().attention, SEQ, window=(30, 90))
+    assert len(fig.data[0].x) == len(SEQ)
+    assert any(s.x0 == 29.5 and s.x1 == 90.5 for s in fig.layout.shapes)
 
 
 def test_attention_figure_zoom_shows_letters():
@@ -106,6 +139,36 @@ def test_cv_figures():
         ]
     )
     assert [t.name for t in comp.data] == ["a", "b"] and comp.data[1].error_y.visible
+    partial = comparison_bars([("PSORTb", {"accuracy": 0.9}, None, 0.75)])
+    assert partial.data[0].text[0] == "0.900<br>75% answered"
+    from protloc.figures import group_bars
+
+    groups = group_bars({"archaea": {"n": 354, "accuracy": 0.9, "mcc": 0.8}})
+    assert groups.data[0].x[0] == "archaea<br>(n = 354)" and groups.data[1].text[0] == "0.800"
+
+
+def test_export_names_and_presentation_mode():
+    from protloc.figures import for_projector, plot_config
+
+    config = plot_config("attention", "sp|P0A910|OMPA_ECOLI", image_format="svg")
+    assert config["toImageButtonOptions"] == {"format": "svg", "filename": "attention_sp_P0A910_OMPA_ECOLI"}
+    big = for_projector(probability_bars(_pred()))
+    assert big.layout.font.size >= 22 and big.layout.height >= 600
+
+
+def test_figures_zip_shares_one_local_plotly():
+    import io
+    import zipfile
+
+    from protloc.figures import figures_zip
+
+    data = figures_zip([("one", probability_bars(_pred())), ("two", class_count_bars([]))], "T")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        pages = [archive.read(n).decode() for n in names if n.endswith(".html")]
+    assert names[0] == "plotly.min.js" and len(pages) == 3  # index + one page per figure
+    assert all("<script src='plotly.min.js'>" in p and len(p) < 100_000 for p in pages)
+    assert len(data) < 2_000_000  # plotly.js once, compressed
 
 
 def test_figures_html_is_self_contained():
