@@ -10,9 +10,11 @@ import streamlit as st
 from pages.common import (
     BATCH,
     Result,
+    clear,
     downloads,
     load_predictor,
     no_model_message,
+    plain,
     plot,
     selected_model,
     store,
@@ -21,21 +23,26 @@ from pages.common import (
 from pages import settings
 from protloc.classes import CLASSES, GROUP_NAMES
 from protloc.errors import UserError
-from protloc.figures import class_count_bars, figures_html
-from protloc.output import PROB_COLUMNS
+from protloc.figures import class_count_bars
+from protloc.groups import looks_like_table, predict_by_group, record_groups, table_to_fasta
+from protloc.output import PROB_COLUMNS, csv_text
 from protloc.sequences import (
     MAX_LENGTH,
     MAX_RECORDS,
     MAX_TOTAL_RESIDUES,
     MIN_LENGTH,
     parse_bytes,
+    parse_text,
 )
 
 PARSED = "batch_parsed"
 
 st.title("Batch prediction")
 st.markdown(
-    f"Upload a FASTA file (plain text or `.gz`, **up to {settings.MAX_UPLOAD_MB} MB**) or paste FASTA. "
+    f"Upload a FASTA file (plain text or `.gz`, **up to {settings.MAX_UPLOAD_MB} MB**) or a CSV/TSV "
+    "table (columns `id`, `sequence`, optional `group`), or paste either. Each record's organism "
+    "group: `group=negative` (or `positive`, `archaea`, `any`) in its FASTA header, the table's "
+    "`group` column, else the batch default below. "
     f"The app predicts **up to {settings.APP_BATCH_LIMIT:,} sequences per batch** (the command line "
     f"`protloc predict` takes up to {MAX_RECORDS:,}) of {MIN_LENGTH}–{MAX_LENGTH:,} residues "
     f"each, at most {MAX_TOTAL_RESIDUES:,} residues in all. Every record is checked first; "
@@ -65,7 +72,7 @@ with tab_paste:
     )
 
 group = st.selectbox(
-    "Organism group (for every sequence in the batch)",
+    "Organism group for records that do not name one",
     list(GROUP_NAMES),
     index=list(GROUP_NAMES).index("unknown"),
     format_func=GROUP_NAMES.get,
@@ -78,29 +85,52 @@ elif pasted.strip():
     data, name = pasted.encode("utf-8"), "pasted text"
 else:
     data, name = b"", ""
+if upload is not None and not data.strip():
+    st.error(f"The uploaded file {plain(name)} is empty ({len(data):,} bytes): there is nothing "
+             "to predict. Choose a FASTA file or a table with sequences.", icon=":material/error:")
+elif upload is None and pasted and not pasted.strip():
+    st.error("The pasted text holds only spaces or blank lines: there is nothing to predict.",
+             icon=":material/error:")
+
+
+def read_records(data: bytes, name: str) -> list:
+    """FASTA (plain or gzip) or a CSV/TSV table with id, sequence and group columns."""
+    if upload is not None:
+        settings.check_upload_name(name, settings.FASTA_UPLOAD_TYPES)
+    is_table = name.lower().endswith((".csv", ".tsv"))
+    if not is_table and not data.startswith(b"\x1f\x8b"):
+        head = data[:4096].decode("utf-8", "ignore")
+        is_table = looks_like_table(head)
+    if not is_table:
+        return parse_bytes(data, name=name)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{name} is not UTF-8 text: a table must be plain CSV or TSV.") from exc
+    return parse_text(table_to_fasta(text))
+
 
 records = None
-if data:
+if data.strip():
     signature = hashlib.sha1(data).hexdigest() + name
     parsed = st.session_state.get(PARSED)
     if not parsed or parsed[0] != signature:
         try:
-            if upload is not None:
-                settings.check_upload_name(name, settings.FASTA_UPLOAD_TYPES)
-            parsed = (signature, parse_bytes(data, name=name), None)
+            parsed = (signature, read_records(data, name), None)
         except UserError as exc:
             parsed = (signature, None, str(exc))
         st.session_state[PARSED] = parsed
     _, records, problem = parsed
     if problem:
-        st.error(problem, icon=":material/error:")
+        st.error(f"{plain(name)} cannot be read:", icon=":material/error:")
+        st.text(problem)
         records = None
 
 if records is not None:
     n_error = sum(r.status == "error" for r in records)
     n_warn = sum(r.status == "warning" for r in records)
     st.markdown(
-        f"**{name}**: {len(records):,} records — {len(records) - n_error - n_warn:,} fine, "
+        f"**{plain(name)}**: {len(records):,} records — {len(records) - n_error - n_warn:,} fine, "
         f"{n_warn:,} cleaned up or flagged (warning), **{n_error:,} cannot be predicted** (error)."
     )
     if len(records) > settings.APP_BATCH_LIMIT:
@@ -118,8 +148,16 @@ if records is not None:
                 f"Validation messages for {len(flagged):,} record(s)", expanded=n_error > 0
             ):
                 for r in flagged:
-                    text = f"**{r.id}** (record {r.index + 1}): " + " ".join(r.messages)
+                    text = f"**{plain(r.id)}** (record {r.index + 1}): " + plain(" ".join(r.messages))
                     (st.error if r.status == "error" else st.warning)(text)
+
+groups: list[str] = []
+if records is not None:
+    groups, group_problems = record_groups(records, group)
+    for problem in group_problems:
+        st.warning(plain(problem), icon=":material/warning:")
+    named = {g: groups.count(g) for g in dict.fromkeys(groups)}
+    st.caption("Organism groups: " + ", ".join(f"{GROUP_NAMES[g]} {n:,}" for g, n in named.items()))
 
 if records is not None:
     to_predict = sum(r.ok for r in records)
@@ -144,17 +182,19 @@ if records is not None:
                     done / max(total, 1), text=f"{done:,} of {total:,} sequences predicted"
                 )
 
-            predictions = predictor.predict(records, group=group, attention=True, progress=progress)
+            predictions = predict_by_group(predictor, records, groups, attention=True,
+                                           progress=progress)
         except UserError as exc:
-            st.error(f"The prediction could not run: {exc}", icon=":material/error:")
+            st.error("The model could not run:", icon=":material/error:")
+            st.text(str(exc))
         except Exception as exc:  # never a traceback
-            st.error(
-                f"The prediction failed unexpectedly ({type(exc).__name__}: {exc}).",
-                icon=":material/error:",
-            )
+            st.error("The prediction failed unexpectedly:", icon=":material/error:")
+            st.text(f"{type(exc).__name__}: {exc}")
         else:
-            bar.progress(1.0, text=f"Done: {to_predict:,} sequences predicted")
-            store(BATCH, Result(list(records), predictions, model.name, group, name))
+            failed = len(records) - to_predict
+            bar.progress(1.0, text=f"Done: {to_predict:,} of {len(records):,} records predicted"
+                         + (f"; {failed:,} could not be (listed below, with why)" if failed else ""))
+            store(BATCH, Result(list(records), predictions, model.name, group, name, groups=groups))
 
 result = stored(BATCH)
 if result is None:
@@ -162,10 +202,8 @@ if result is None:
 
 st.divider()
 st.header("Results")
-st.caption(
-    f"{result.source} · model {result.model} · {GROUP_NAMES[result.group]} · "
-    f"{len(result.records):,} records"
-)
+st.caption("Results for: " + plain(result.label()))
+st.button("Clear results", key="clear_batch", on_click=clear, args=(BATCH,))
 
 
 def full_table() -> pd.DataFrame:
@@ -193,6 +231,7 @@ with chart_col:
             ),
         ),
         key="batch_counts",
+        name=("predicted_classes", result.source),
     )
 with filter_col:
     st.markdown("**Filter and sort the table**")
@@ -249,6 +288,8 @@ st.dataframe(
         "Length",
         "Warnings",
         "Error",
+        "Group",
+        "Model",
         *PROB_COLUMNS,
     ],
     column_config={
@@ -263,28 +304,27 @@ st.dataframe(
 if len(errors):
     with st.expander(f"{len(errors):,} record(s) not predicted, and why", expanded=True):
         for _, row in errors.iterrows():
-            st.error(f"**{row['ID']}** (record {row['#']}): {row['Error']}")
+            st.error(f"**{plain(row['ID'])}** (record {row['#']}) could not be predicted:",
+                     icon=":material/error:")
+            st.text(row["Error"])
 
 st.markdown("#### Downloads")
 downloads(
     result,
-    lambda: figures_html(
-        [
-            (
-                "Predicted classes",
-                class_count_bars(
-                    table["Localization"].where(table["Localization"].notna(), None).tolist()
-                ),
-            )
-        ],
-        f"protloc batch: {result.source} ({result.model})",
-    ),
+    lambda: [
+        (
+            "Predicted classes",
+            class_count_bars(
+                table["Localization"].where(table["Localization"].notna(), None).tolist()
+            ),
+        )
+    ],
     "protloc_batch",
     key="batch",
 )
 st.download_button(
     "Filtered table (CSV)",
-    view.drop(columns=["#"]).to_csv(index=False),
+    csv_text(view.drop(columns=["#"])),
     "protloc_batch_filtered.csv",
     "text/csv",
     key="batch_filtered_csv",

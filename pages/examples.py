@@ -15,6 +15,13 @@ class Example:
     source: str
     sequence: str
     short: str = ""  # gene-style short name for buttons
+    # Other ids of this exact sequence in the labelled sources (Swiss-Prot entry name, PSORTb
+    # GI as the dataset build names it): how the example is found in a set's heldout.csv.
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.accession, *self.aliases)
 
     def fasta(self) -> str:
         header = f">{self.accession} {self.name} [{self.organism}]"
@@ -89,6 +96,7 @@ EXAMPLES: dict[str, Example] = {
         "Gneg-mPLoc / DeepLocPro sets (accession P0A6F5), identical to Swiss-Prot CH60_ECOLI",
         _GROEL,
         short="GroEL",
+        aliases=("CH60_ECOLI", "psortb_gi17380384", "psortb_gi2493643"),
     ),
     "Cytoplasmic membrane": Example(
         "Cytoplasmic membrane",
@@ -99,6 +107,7 @@ EXAMPLES: dict[str, Example] = {
         "LocTree3 Swiss-Prot set, entry LACY_ECOLI (also PSORTb 3.0 database)",
         _LACY,
         short="LacY",
+        aliases=("LACY_ECOLI", "psortb_gi125941"),
     ),
     "Periplasmic": Example(
         "Periplasmic",
@@ -109,6 +118,7 @@ EXAMPLES: dict[str, Example] = {
         "Gneg-mPLoc / DeepLocPro sets (accession P0AEX9), identical to MALE_ECOLI",
         _MALE,
         short="MalE",
+        aliases=("MALE_ECOLI", "psortb_gi126695", "psortb_gi126696"),
     ),
     "Outer membrane": Example(
         "Outer membrane",
@@ -119,6 +129,7 @@ EXAMPLES: dict[str, Example] = {
         "LocTree3 Swiss-Prot set, entry OMPA_ECOLI (also PSORTb 3.0 database)",
         _OMPA,
         short="OmpA",
+        aliases=("OMPA_ECOLI", "psortb_gi129135"),
     ),
     "Extracellular": Example(
         "Extracellular",
@@ -129,6 +140,7 @@ EXAMPLES: dict[str, Example] = {
         "Gneg-mPLoc / DeepLocPro sets (accession P09545), identical to HLYA_VIBCH",
         _HLYA,
         short="HlyA",
+        aliases=("HLYA_VIBCH", "psortb_gi12644111", "deepsece_T2SE-48"),
     ),
     "Cell wall & surface": Example(
         "Cell wall & surface",
@@ -139,5 +151,6 @@ EXAMPLES: dict[str, Example] = {
         "PSORTb 3.0 database (Cellwall, GI 126670; Swiss-Prot M6_STRPY)",
         _M6,
         short="M6 protein",
+        aliases=("M6_STRPY", "psortb_gi126670"),
     ),
 }

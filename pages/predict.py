@@ -1,28 +1,35 @@
-"""Predict page: paste a sequence or FASTA, get the class, its confidence and the attention."""
+"""Predict page: paste a sequence or FASTA, get the class, how far to trust it, the attention."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import streamlit as st
 
+from pages import examples, settings
 from pages.common import (
     SINGLE,
     Result,
     class_badge,
+    clear,
     downloads,
     load_predictor,
     no_model_message,
+    plain,
     plot,
+    reliability,
     selected_model,
     store,
     stored,
 )
-from pages import examples
-from protloc.regions import sequence_regions
-from pages import settings
+from protloc import neighbours
 from protloc.classes import CLASSES, GROUP_NAMES, SHORT_NAMES
 from protloc.errors import UserError
-from protloc.figures import attention_figure, figures_html, probability_bars
+from protloc.figures import attention_figure, probability_bars
+from protloc.lanes import evidence_regions
 from protloc.sequences import parse_text
+from protloc.trust import heldout_call
 
 INPUT_KEY = "sequence_input"
 GROUP_KEY = "group"
@@ -31,8 +38,8 @@ GROUPS = list(GROUP_NAMES)  # negative, positive, archaea, unknown
 st.title("Where does this protein live?")
 st.markdown(
     "Paste a prokaryotic protein sequence (plain letters or FASTA). protloc predicts one of six "
-    "compartments, **" + "**, **".join(CLASSES) + "**, and shows which residues the model "
-    "attended to."
+    "compartments, **" + "**, **".join(CLASSES) + "**, says how often calls like it were "
+    "right on proteins the models never saw, and shows which residues the model attended to."
 )
 
 model = selected_model()
@@ -79,59 +86,65 @@ with right:
         GROUPS,
         key=GROUP_KEY,
         format_func=GROUP_NAMES.get,
-        help="Archaea and Gram-positive bacteria have no outer membrane or periplasm: for them "
-        "the probability of those two classes is moved to Extracellular (DeepLocPro's rule).",
+        help="The model reads the group, and for archaea and Gram-positive bacteria the "
+        "probability of Outer membrane and Periplasmic is moved to Extracellular (DeepLocPro's "
+        "rule). The result says what the group changed.",
     )
-    st.caption(f"Model: **{model.name}**")
+    st.caption(f"Model: **{plain(model.name)}**")
     predict_clicked = st.button("Predict", type="primary", width="stretch", key="predict_button")
+    if stored(SINGLE) is not None:
+        st.button("Clear results", key="clear_single", width="stretch",
+                  on_click=clear, args=(SINGLE,))
+
+
+def describe_input(records) -> str:
+    first = records[0].id if records else "nothing"
+    more = f" and {len(records) - 1} more" if len(records) > 1 else ""
+    return f"pasted text ({first}{more})"
 
 
 def run_prediction(text: str, group: str) -> None:
     try:
         records = parse_text(text)
     except UserError as exc:
-        st.session_state.pop(SINGLE, None)
-        st.error(str(exc), icon=":material/error:")
+        st.error("The input cannot be read:", icon=":material/error:")
+        st.text(str(exc))
         return
     if len(records) > settings.SINGLE_PAGE_LIMIT:
-        st.session_state.pop(SINGLE, None)
         st.error(
             f"The input holds {len(records):,} sequences; this page predicts up to "
-            f"{settings.SINGLE_PAGE_LIMIT}. Use the **Batch** page (up to {settings.APP_BATCH_LIMIT:,}) "
-            "for more.",
+            f"{settings.SINGLE_PAGE_LIMIT}. Use the **Batch** page (up to "
+            f"{settings.APP_BATCH_LIMIT:,}) for more.",
             icon=":material/error:",
         )
         return
     good = sum(r.ok for r in records)
-    with st.status(
-        f"Predicting {len(records)} sequence(s) with {model.name}…", expanded=True
-    ) as status:
+    with st.status(f"Predicting {len(records)} sequence(s) with {plain(model.name)}…",
+                   expanded=True) as status:
         try:
-            st.write("Loading the model (only the first time)…")
             predictor = load_predictor(model)
-            st.write(
-                f"Computing features and running {len(predictor.models)} fold models "
-                f"on {good} valid sequence(s)…"
-            )
+            st.write(f"Running {len(predictor.models)} fold models on {good} valid sequence(s)…")
             predictions = predictor.predict(records, group=group, attention=True)
+            baseline = [] if group == "unknown" else predictor.predict(records, group="unknown")
         except UserError as exc:
             status.update(label="Prediction failed", state="error", expanded=True)
-            st.error(f"The prediction could not run: {exc}", icon=":material/error:")
+            st.error("The model could not run:", icon=":material/error:")
+            st.text(str(exc))
             return
         except Exception as exc:  # never show a traceback to the user
             status.update(label="Prediction failed", state="error", expanded=True)
-            st.error(
-                f"The prediction failed unexpectedly ({type(exc).__name__}: {exc}). "
-                "Please report this with the input that caused it.",
-                icon=":material/error:",
-            )
+            st.error("The prediction failed unexpectedly. Please report this with the input "
+                     "that caused it:", icon=":material/error:")
+            st.text(f"{type(exc).__name__}: {exc}")
             return
-        status.update(
-            label=f"Done: {good} of {len(records)} sequence(s) predicted",
-            state="complete",
-            expanded=False,
-        )
-    store(SINGLE, Result(records, predictions, model.name, group, "pasted text"))
+        failed = len(records) - good
+        label = f"Done: {good} of {len(records)} sequence(s) predicted"
+        if failed:
+            label += f"; {failed} could not be predicted (see below)"
+        status.update(label=label, state="error" if not good else "complete", expanded=False)
+    store(SINGLE, Result(records, predictions, model.name, group, describe_input(records),
+                         baseline=baseline))
+    st.session_state["single_input"] = text
 
 
 if predict_clicked:
@@ -142,19 +155,21 @@ if result is None:
     st.stop()
 
 st.divider()
-if result.model != model.name or result.group != st.session_state[GROUP_KEY]:
+st.caption("Results for: " + plain(result.label()))
+changed_text = st.session_state.get("single_input") not in (None, st.session_state.get(INPUT_KEY))
+if changed_text or result.model != model.name or result.group != st.session_state[GROUP_KEY]:
     st.info(
-        f"Showing results computed with model **{result.model}** for "
-        f"**{GROUP_NAMES[result.group]}**. Press **Predict** to update them."
+        f"These results belong to the input above them in time: {plain(result.source)}, "
+        f"model **{plain(result.model)}**, {GROUP_NAMES[result.group]}. The text, model or group "
+        "has changed since: press **Predict** to update them, or **Clear results**.",
+        icon=":material/history:",
     )
 
 records = result.records
 index = 0
 if len(records) > 1:
     labels = [
-        f"{r.id}"
-        + ("" if p is None else f" · {p.localization}")
-        + (" · error" if p is None else "")
+        f"{r.id} · " + ("could not be predicted" if p is None else p.localization)
         for r, p in zip(records, result.predictions)
     ]
     index = st.selectbox(
@@ -162,84 +177,152 @@ if len(records) > 1:
     )
 record, pred = records[index], result.predictions[index]
 
-if pred is None:
-    st.error(
-        f"**{record.id}** could not be predicted: " + " ".join(record.messages),
-        icon=":material/error:",
+
+def example_for(sequence: str):
+    return next((e for e in examples.EXAMPLES.values() if e.sequence == sequence), None)
+
+
+def show_failure() -> None:
+    st.error(f"**{plain(record.id)}** (record {record.index + 1}) could not be predicted. "
+             "What failed and why:", icon=":material/error:")
+    st.text("\n".join(record.messages) or "not predicted")
+
+
+def show_trust() -> None:
+    votes = round(pred.fold_agreement * len(pred.fold_predictions))
+    folds = len(pred.fold_predictions)
+    measured = reliability(model if result.model == model.name else None, pred.confidence)
+    st.markdown(f"**Confidence {pred.confidence:.0%}**: " + (
+        measured.words() + "." if measured else
+        "this model has no measured reliability yet (no calibration figures in its "
+        "results.json), so take the percentage as the model's own estimate."
+    ))
+    st.page_link("pages/cv_results.py", label="See the reliability curve (CV results)",
+                 icon=":material/show_chart:")
+    agree = (f"All {folds} fold models predict {pred.localization}" if votes == folds
+             else f"{votes} of {folds} fold models predict {pred.localization}")
+    st.markdown(
+        f"{agree}. Fold models agreeing means they learnt the same thing from similar data; "
+        "it does not show that the call is right."
     )
+
+
+def show_group_effect() -> None:
+    if not result.baseline or result.baseline[index] is None:
+        st.caption(f"Organism group: {GROUP_NAMES[result.group]} (no group given: nothing moved).")
+        return
+    base = result.baseline[index]
+    shift = pred.probabilities - base.probabilities
+    biggest = int(np.argmax(np.abs(shift)))
+    moved = f"{CLASSES[biggest]} {shift[biggest] * 100:+.0f} points"
+    if base.localization != pred.localization:
+        st.warning(
+            f"The organism group changed the call: with **{GROUP_NAMES[result.group]}** it is "
+            f"{pred.localization}; with the group unknown it would be {base.localization} "
+            f"({base.confidence:.0%}). Largest move: {moved}.",
+            icon=":material/swap_horiz:",
+        )
+    else:
+        st.caption(f"Organism group {GROUP_NAMES[result.group]}: same call as with the group "
+                   f"unknown; largest move {moved}.")
+
+
+def show_example_truth(example) -> None:
+    call = heldout_call(model, example.ids) if result.model == model.name else None
+    lines = [f"Known localization of {example.short} ({example.accession}): **{example.label}**."]
+    if call is None:
+        lines.append(
+            f"It is not among {plain(result.model)}'s held-out predictions (heldout.csv), so "
+            "there is no prediction from a model that did not train on it."
+        )
+    else:
+        verdict = "agrees with" if call.correct else "**disagrees** with"
+        lines.append(
+            f"Out-of-fold prediction (fold model {call.partition} never saw it in training): "
+            f"**{call.prediction}** ({call.probability:.0%}), which {verdict} the known label."
+        )
+    now = "agrees with" if pred.localization == example.label else "**disagrees** with"
+    lines.append(f"The prediction above (all fold models) {now} the known label.")
+    box = st.success if call is not None and call.correct and now == "agrees with" else st.warning
+    box(" ".join(lines), icon=":material/fact_check:")
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def reference_set(path: str, stamp: float):
+    return neighbours.read_reference(Path(path))
+
+
+def show_neighbours() -> None:
+    path = model / neighbours.REFERENCE_FILE
+    with st.expander("Evidence: nearest labelled proteins"):
+        if not path.is_file():
+            st.caption(f"Not available for {plain(model.name)}: this checkpoint set ships no "
+                       f"reference set of labelled proteins ({neighbours.REFERENCE_FILE}).")
+            return
+        found = result.memo(f"neighbours:{index}", lambda: neighbours.nearest(
+            [record.sequence], reference_set(str(path), path.stat().st_mtime))[0])
+        if not found:
+            st.caption("No labelled protein in the reference set is similar enough "
+                       f"(E-value under {neighbours.MAX_EVALUE:g}).")
+            return
+        st.dataframe(
+            [{"protein": n.id, "label": n.label, "identity": n.identity, "coverage": n.coverage,
+              "E-value": n.evalue, "source": n.source} for n in found],
+            hide_index=True,
+            column_config={k: st.column_config.NumberColumn(format="percent")
+                           for k in ("identity", "coverage")},
+        )
+        st.caption("Local alignments (SWORD + Smith-Waterman): evidence beside the prediction, "
+                   "not mixed into its probabilities.")
+
+
+if pred is None:
+    show_failure()
 else:
-    st.subheader(f"{record.id}" + (f" — {record.description}" if record.description else ""))
+    st.subheader(plain(record.id))
+    if record.description:
+        st.text(record.description)
     st.markdown(class_badge(pred.localization, pred.confidence), unsafe_allow_html=True)
     st.write("")
     col_bars, col_info = st.columns([3, 2], gap="large")
     with col_bars:
-        plot(result.memo(f"bars:{record.id}", lambda: probability_bars(pred)), key="bars")
+        plot(result.memo(f"bars:{index}", lambda: probability_bars(pred)), key="bars",
+             name=("probabilities", record.id))
     with col_info:
-        votes = round(pred.fold_agreement * len(pred.fold_predictions))
-        m1, m2, m3 = st.columns(3)
-        m1.metric(
-            "Confidence",
-            f"{pred.confidence:.0%}",
-            help="Mean over the fold models of "
-            "the temperature-calibrated probability of the predicted class.",
-        )
-        m2.metric(
-            "Folds agree",
-            f"{votes} of {len(pred.fold_predictions)}",
-            help="Fold models whose own top class is the predicted class.",
-        )
-        m3.metric("Length", f"{len(record.sequence):,} aa")
-        st.caption(
-            f"Fold spread of the predicted class: ±{pred.fold_spread:.2f} (SD). "
-            f"Organism group: {GROUP_NAMES[result.group]}. Model: {result.model}."
-        )
-        if pred.warnings:
-            st.markdown("**Check before trusting this call:**")
-            for message in pred.warnings:
-                st.warning(message, icon=":material/warning:")
-        else:
-            st.success(
-                "All fold models agree and the input needed no changes.",
-                icon=":material/check_circle:",
-            )
-        if any(record.sequence == e.sequence for e in examples.EXAMPLES.values()):
-            st.caption(
-                "This example protein (or close homologues) is in the training data of "
-                "most localization predictors: it demonstrates the app, it does not test it."
-            )
+        show_trust()
+        show_group_effect()
+        example = example_for(record.sequence)
+        if example is not None:
+            show_example_truth(example)
+        for message in pred.warnings:
+            st.warning(plain(message), icon=":material/warning:")
+        show_neighbours()
 
-    regions = sequence_regions(record.sequence)
     st.markdown("#### Which residues did the model attend to?")
-    plot(
-        result.memo(
-            f"attention:{record.id}",
-            lambda: attention_figure(pred.attention, record.sequence, regions=regions),
-        ),
-        key="attention",
-    )
+    lanes = result.memo(f"lanes:{index}", lambda: evidence_regions(record.sequence))
+    plot(result.memo(f"attention:{index}",
+                     lambda: attention_figure(pred.attention, record.sequence, regions=lanes)),
+         key="attention", name=("attention", record.id))
     st.caption(
-        "Top: attention of each pooling head over the residues and their mean (brighter = more "
-        "weight). Middle: signal-peptide-like (green) and transmembrane-like (orange) segments; "
-        "hover for details. Bottom: Kyte-Doolittle hydropathy (9-residue mean); a stretch above "
-        "the dotted line over 19 residues suggests a transmembrane helix. Drag to zoom, "
-        "double-click to reset. The **Attention explorer** page lists the top regions."
+        "Top: attention of each pooling head and their mean (brighter = more weight; colours "
+        "run up to the 99th percentile so one peak does not hide the rest). Middle: the model's "
+        "evidence: signal peptide with its type and cleavage site, lipobox, TMHMM 2.0 membrane "
+        "helices, LPXTG anchor; hover for details. Bottom: Kyte-Doolittle hydropathy. Drag to "
+        "zoom, double-click to reset; the **Attention explorer** has an overview and detail."
     )
 
 
-def _figures() -> str:
+def _figures() -> list:
     figs = []
-    for rec, p in result.predicted():
-        figs.append((f"{rec.id}: probabilities", probability_bars(p)))
+    for k, (rec, p) in enumerate(zip(result.records, result.predictions)):
+        if p is None:
+            continue
+        figs.append((f"{rec.id} probabilities", probability_bars(p)))
         if p.attention is not None:
-            figs.append(
-                (
-                    f"{rec.id}: attention and hydropathy",
-                    attention_figure(
-                        p.attention, rec.sequence, regions=sequence_regions(rec.sequence)
-                    ),
-                )
-            )
-    return figures_html(figs, f"protloc predictions ({result.model})")
+            figs.append((f"{rec.id} attention",
+                         attention_figure(p.attention, rec.sequence,
+                                          regions=evidence_regions(rec.sequence))))
+    return figs
 
 
 st.markdown("#### Downloads")

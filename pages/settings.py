@@ -24,8 +24,9 @@ APP_BATCH_LIMIT = 1_000
 SINGLE_PAGE_LIMIT = 10
 #: Upload size limit in MB; must match ``server.maxUploadSize`` in .streamlit/config.toml.
 MAX_UPLOAD_MB = 20
-#: File name endings the Batch page reads (FASTA text, or gzip-compressed FASTA).
-FASTA_UPLOAD_TYPES: tuple[str, ...] = ("fasta", "fa", "faa", "fas", "fsa", "txt", "gz")
+#: File name endings the Batch page reads (FASTA text, gzip-compressed FASTA, or a CSV/TSV
+#: table with id, sequence and group columns).
+FASTA_UPLOAD_TYPES: tuple[str, ...] = ("fasta", "fa", "faa", "fas", "fsa", "txt", "gz", "csv", "tsv")
 #: File name endings the Structure page reads (PDB or mmCIF text, or gzip-compressed).
 STRUCTURE_UPLOAD_TYPES: tuple[str, ...] = ("pdb", "ent", "cif", "mmcif", "gz")
 

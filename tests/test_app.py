@@ -158,17 +158,30 @@ def test_predict_known_sequence_shows_class_confidence_and_downloads(app):
     app.button(key="predict_button").click().run()
     assert not app.exception and not app.error
     assert app.status[0].proto.label.startswith("Done: 1 of 1")
-    labels = {m.label: m.value for m in app.metric}
-    assert labels["Length"] == "346 aa" and labels["Confidence"].endswith("%")
-    badge = texts(app.markdown)
-    assert "calibrated confidence" in badge and any(c in badge for c in CLASSES)
-    assert len(app.get("plotly_chart")) == 2  # probabilities, attention + hydropathy
-    assert len(downloads(app)) == 3 and "Results (CSV)" in downloads(app)[0]
+    result = app.session_state["single_result"]
+    pred = result.predictions[0]
+    page = texts(app.markdown)
+    assert f"{pred.localization}</div>" in page and f"confidence <b>{pred.confidence:.0%}" in page
+    # no results.json in this set: the confidence is not dressed up as measured
+    assert "no measured reliability yet" in page
+    # agreement is worded as agreement, not correctness
+    assert "it does not show that the call is right" in page
+    # the example's truth: its label, and (not in this set's heldout.csv) no out-of-fold call
+    truth = texts(app.warning) + texts(app.success)
+    assert "Known localization of OmpA (P0A910): **Outer membrane**" in truth
+    assert "not among default's held-out predictions" in truth.replace("\\", "")
+    # the group (Gram-negative) was compared with no group
+    assert len(result.baseline) == 1 and "Gram-negative" in texts(app.caption) + truth
+    assert len(app.get("plotly_chart")) == 2  # probabilities, attention + lanes + hydropathy
+    assert downloads(app) == ["Results (CSV)", "Results with attention (JSON)"]
+    assert "Results for: pasted text (P0A910)" in texts(app.caption).replace("\\", "")
     # A rerun (any widget change) keeps the result without predicting again.
     before = app.session_state["single_result"].key
     app.selectbox(key="group").set_value("positive").run()
     assert app.session_state["single_result"].key == before
-    assert "Press **Predict** to update" in texts(app.info)
+    assert "press **Predict** to update them" in texts(app.info)
+    app.button(key="clear_single").click().run()
+    assert "single_result" not in app.session_state and not app.get("plotly_chart")
 
 
 @pytest.mark.parametrize(
@@ -183,7 +196,28 @@ def test_predict_bad_input_is_a_message_not_a_traceback(app, text, expected):
     app.text_area(key="sequence_input").set_value(text).run()
     app.button(key="predict_button").click().run()
     assert not app.exception
-    assert expected in texts(app.error).lower()
+    assert expected in (texts(app.error) + texts(app.text)).lower()
+
+
+def test_failures_say_what_failed_and_messages_are_not_garbled(app):
+    app.text_area(key="sequence_input").set_value(">bad\nMKK*LLIAVAALS*AAQAADNTWQGK").run()
+    app.button(key="predict_button").click().run()
+    assert app.status[0].proto.label == (
+        "Done: 0 of 1 sequence(s) predicted; 1 could not be predicted (see below)")
+    assert "could not be predicted. What failed and why:" in texts(app.error)
+    # the message is shown as plain text, both '*' intact (Markdown would make italics)
+    assert "Found a stop codon '*' at position 4 inside the sequence (2 '*' in total)" in texts(app.text)
+
+
+def test_fasta_headers_are_shown_as_text_never_as_markdown(app):
+    header = "x1 ![img](http://198.51.100.7/p.png) [click](javascript:alert(1)) :red[big] $x^2$"
+    app.text_area(key="sequence_input").set_value(f">{header}\n{OMPA.sequence[:80]}").run()
+    app.button(key="predict_button").click().run()
+    assert not app.exception
+    assert header.split(" ", 1)[1] in texts(app.text)  # the description, verbatim, as text
+    for element in (*app.markdown, *app.caption, *app.info, *app.warning, *app.error, *app.subheader):
+        body = str(element.value)
+        assert "](" not in body and ":red[" not in body and "$x" not in body, body
 
 
 def test_predict_too_many_sequences_points_to_batch(app):
@@ -218,8 +252,10 @@ def test_batch_of_three_with_one_bad_record(app):
     table = app.dataframe[0].value
     assert table["ID"].tolist() == ["ompa", "dna_by_mistake", "male"]  # the bad one kept
     assert "DNA" in table.loc[1, "Error"]
-    assert "dna_by_mistake" in texts(app.error)  # listed as not predicted
-    assert len(downloads(app)) == 4
+    assert "dna\\_by\\_mistake" in texts(app.error)  # listed as not predicted (escaped)
+    assert "DNA" in texts(app.text)  # and why, as text
+    assert table["Group"].tolist() == ["unknown"] * 3 and set(table["Model"]) == {result.model}
+    assert downloads(app) == ["Results (CSV)", "Results with attention (JSON)", "Filtered table (CSV)"]
     assert len(app.get("plotly_chart")) == 1  # class counts
 
     # Filters: only flagged records, then a class filter.
@@ -234,12 +270,39 @@ def test_batch_of_three_with_one_bad_record(app):
     assert not app.exception
 
 
+def test_batch_takes_the_group_per_record_from_headers_and_tables(app):
+    male = examples.EXAMPLES["Periplasmic"].sequence
+    app.switch_page("pages/batch.py").run()
+    app.selectbox(key="batch_group").set_value("archaea").run()
+    app.text_area(key="batch_text").set_value(
+        f">a group=gram-positive\n{OMPA.sequence}\n>b\n{male}\n>c group=plants\n{male}\n"
+    ).run()
+    assert "Unknown organism group 'plants'" in texts(app.warning)
+    app.button(key="batch_predict").click().run()
+    result = app.session_state["batch_result"]
+    assert result.groups == ["positive", "archaea", "archaea"]
+    assert app.dataframe[0].value["Group"].tolist() == ["positive", "archaea", "archaea"]
+    doc = json.loads(result.json())
+    assert [r["Group"] for r in doc["results"]] == ["positive", "archaea", "archaea"]
+    assert doc["organism_group"] == "per record" and "scale" in doc["results"][0]["Attention"]
+    # the same as a CSV table
+    app.text_area(key="batch_text").set_value(
+        f"id,sequence,group\nt1,{OMPA.sequence},negative\nt2,{male},\n").run()
+    assert "Gram-negative 1, Archaea 1" in texts(app.caption)
+
+
+def test_batch_says_when_there_is_nothing_to_predict(app):
+    app.switch_page("pages/batch.py").run()
+    app.text_area(key="batch_text").set_value("   \n\n").run()
+    assert "only spaces or blank lines" in texts(app.error)
+
+
 def test_batch_refuses_an_input_that_is_not_fasta(app):
     app.switch_page("pages/batch.py").run()
     app.text_area(key="batch_text").set_value("\n\n   \n").run()
     assert not app.exception
     app.text_area(key="batch_text").set_value(">only_header\n").run()
-    assert "empty" in texts(app.error).lower()
+    assert "empty" in (texts(app.error) + texts(app.text)).lower()
     assert app.button(key="batch_predict").disabled
 
 
@@ -350,3 +413,51 @@ def test_every_page_copes_without_a_model(tmp_path, monkeypatch, page):
     assert not at.exception
     if page in ("pages/predict.py", "pages/batch.py", "pages/cv_results.py"):
         assert "No trained model is installed" in texts(at.warning)
+
+
+# ------------------------------------------------------------------------- truth and trust
+
+
+@pytest.fixture
+def measured_app(tiny_checkpoint, tmp_path, monkeypatch):
+    """The app over a copy of the tiny set whose heldout.csv holds OmpA (label Outer membrane,
+    out-of-fold call Periplasmic) and whose results.json has calibration bins."""
+    from streamlit.testing.v1 import AppTest
+
+    from protloc.classes import COLUMN_NAMES
+
+    root = make_checkpoint_root(tiny_checkpoint, tmp_path)
+    heldout = root / "default" / "heldout.csv"
+    row = {"id": "psortb_gi129135", "partition": 4, "label": "Outer membrane",
+           **{COLUMN_NAMES[c]: p for c, p in zip(CLASSES, [0.01, 0.02, 0.79, 0.1, 0.06, 0.02])}}
+    import pandas as pd
+
+    table = pd.read_csv(heldout)
+    pd.concat([table, pd.DataFrame([row])]).to_csv(heldout, index=False)
+    doc = results_doc()
+    doc["all"]["calibration"]["bins"] = [  # every confidence falls in a measured bin
+        {"lower": k / 10, "upper": (k + 1) / 10, "count": 50 + k, "mean_confidence": k / 10 + 0.05,
+         "accuracy": k / 12} for k in range(10)
+    ]
+    (root / "default" / "results.json").write_text(json.dumps(doc))
+    monkeypatch.setenv(settings.CHECKPOINTS_ENV, str(root))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    return at, root / "default"
+
+
+def test_example_shows_its_label_the_out_of_fold_call_and_says_they_disagree(measured_app):
+    from protloc.evaluation import load_results
+    from protloc.trust import reliability_at
+
+    app, folder = measured_app
+    app.button(key="example_OMEM").click().run()
+    app.button(key="predict_button").click().run()
+    assert not app.exception
+    truth = texts(app.warning) + texts(app.success)
+    assert "Known localization of OmpA (P0A910): **Outer membrane**" in truth
+    assert ("Out-of-fold prediction (fold model 4 never saw it in training): **Periplasmic** "
+            "(79%), which **disagrees** with the known label.") in truth
+    pred = app.session_state["single_result"].predictions[0]
+    words = reliability_at(load_results(folder / "results.json"), pred.confidence).words()
+    assert f"**Confidence {pred.confidence:.0%}**: {words}." in texts(app.markdown)
