@@ -6,12 +6,21 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.common import no_model_message, plot, selected_model
-from protloc.evaluation import PEERS_RESULTS, RESULTS_FILE, Evaluation, Metrics, ResultsError, load_results
+from pages.common import (
+    figures_button,
+    model_results,
+    no_model_message,
+    plain,
+    plot,
+    presenting,
+    selected_model,
+)
+from protloc.evaluation import PEERS_RESULTS, RESULTS_FILE, Evaluation, Metrics, load_results
 from protloc.figures import (
     comparison_bars,
     confusion_matrix_heatmap,
-    figures_html,
+    figures_zip,
+    group_bars,
     per_class_bars,
     reliability_diagram,
 )
@@ -25,6 +34,20 @@ st.markdown(
 
 
 METRICS = ("accuracy", "macro_f1", "mcc")
+#: Presentation mode: figures are collected here and shown one per screen at the end.
+SLIDES: list = []
+
+
+def show(fig, key: str, name: str) -> None:
+    if presenting():
+        SLIDES.append((name, fig, key))
+    else:
+        plot(fig, key=key, name=(name,))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def peers_results(stamp: float) -> Evaluation:
+    return load_results(PEERS_RESULTS)
 
 
 def fmt(value, digits: int = 3) -> str:
@@ -63,7 +86,8 @@ def fold_table(m: Metrics) -> pd.DataFrame:
 def evaluation_tabs(
     m: Metrics, prefix: str, figs: list, label: str, source: str = "results.json"
 ) -> None:
-    tabs = st.tabs(["Confusion matrix", "Per class", "Per fold", "Calibration"])
+    tabs = st.tabs(["Confusion matrix", "Per class", "Per fold", "Calibration (reliability)",
+                    "By organism group"])
     with tabs[0]:
         if m.confusion_matrix is not None:
             names, matrix = m.confusion_matrix.labels, np.asarray(m.confusion_matrix.matrix)
@@ -74,7 +98,7 @@ def evaluation_tabs(
                 matrix, names, f"{label}: confusion matrix", normalise=normalise
             )
             figs.append((f"{label}: confusion matrix", fig))
-            plot(fig, key=f"{prefix}_cm")
+            show(fig, f"{prefix}_cm", f"{label} confusion matrix")
             st.caption(
                 "Rows: true class · columns: predicted · each cell: count and share of "
                 "the true class (the diagonal is each class's recall)."
@@ -87,9 +111,9 @@ def evaluation_tabs(
                 {"class": c.name, **{k: getattr(c, k) for k in ("support", "precision", "recall", "f1", "mcc")}}
                 for c in m.per_class
             ]
-            fig = per_class_bars(rows, title=f"{label}: per-class metrics")
+            fig = per_class_bars(rows, title=f"{label}: per class")
             figs.append((f"{label}: per-class metrics", fig))
-            plot(fig, key=f"{prefix}_pc")
+            show(fig, f"{prefix}_pc", f"{label} per-class metrics")
             st.dataframe(
                 pd.DataFrame(rows),
                 hide_index=True,
@@ -122,13 +146,26 @@ def evaluation_tabs(
             bins = [vars(b) for b in m.calibration.bins]
             fig = reliability_diagram(bins, m.calibration.ece, f"{label}: reliability diagram")
             figs.append((f"{label}: reliability diagram", fig))
-            plot(fig, key=f"{prefix}_rel")
+            show(fig, f"{prefix}_rel", f"{label} reliability diagram")
             st.caption(
                 "A calibrated model lies on the diagonal: of the proteins predicted with "
                 "80% confidence, 80% are right. ECE = expected calibration error."
             )
         else:
             st.info(f"No calibration figures in {source}.")
+    with tabs[4]:
+        if m.by_group:
+            groups = {g: {k: getattr(v, k, None) for k in ("n", "accuracy", "macro_f1", "mcc")}
+                      for g, v in m.by_group.items()}
+            fig = group_bars(groups, title=f"{label}: by organism group")
+            figs.append((f"{label}: by organism group", fig))
+            show(fig, f"{prefix}_groups", f"{label} by organism group")
+            st.caption(
+                "Each protein counted in the group its source states; 'unknown': sources that "
+                "give no group (the model was asked with the group unknown)."
+            )
+        else:
+            st.info(f"No per-group figures in {source}.")
 
 
 figures: list = []
@@ -147,17 +184,20 @@ else:
             icon=":material/info:",
         )
     else:
-        try:
-            results = load_results(results_path)
-        except ResultsError as exc:
-            st.error(f"The results of **{model.name}** cannot be read: {exc}", icon=":material/error:")
-peers = load_results(PEERS_RESULTS) if PEERS_RESULTS.is_file() else None
+        loaded = model_results(model)
+        if isinstance(loaded, Evaluation):
+            results = loaded
+        else:
+            st.error(f"The results of **{plain(model.name)}** cannot be read:",
+                     icon=":material/error:")
+            st.text(str(loaded))
+peers = peers_results(PEERS_RESULTS.stat().st_mtime) if PEERS_RESULTS.is_file() else None
 
 if results is not None:
     for note in results.notes + ([results.group_rule] if results.group_rule else []):
         st.caption(note)
     if results.all is not None:
-        st.header(f"{model.name}: all held-out proteins")
+        st.header(f"protloc ({plain(model.name)}): all held-out proteins")
         overview(results.all)
         evaluation_tabs(results.all, "main", figures, model.name)
 
@@ -165,14 +205,15 @@ if results is not None:
     if bench is not None and bench.predictors:
         st.header("Side by side")
         where = f"on the same {bench.n:,} DeepLocPro benchmark proteins"
-        st.markdown(f"Predictors compared {where}.")
-        shown = {model.name if name == "protloc" else name: m for name, m in bench.predictors.items()}
+        st.markdown(f"Predictors compared {where}. A predictor that abstains on some proteins "
+                    "shows the share it answered on its bars; its scores are over those only.")
+        shown = dict(bench.predictors)
         fig = comparison_bars(
-            [(name, overall(m), fold_sd(m)) for name, m in shown.items()],
-            title=f"Side by side {where}",
+            [(name, overall(m), fold_sd(m), m.coverage) for name, m in shown.items()],
+            title=f"Side by side ({bench.n:,} benchmark proteins)",
         )
         figures.append(("Side by side", fig))
-        plot(fig, key="comparison")
+        show(fig, "comparison", "side by side")
         st.dataframe(
             pd.DataFrame(
                 [
@@ -229,27 +270,25 @@ else:
         source="the reference study's published results",
     )
 
+if SLIDES:
+    st.divider()
+    names = [name for name, _, _ in SLIDES]
+    pick = st.selectbox("Figure (presentation mode: one per screen)", range(len(SLIDES)),
+                        format_func=names.__getitem__, key="cv_slide")
+    name, fig, key = SLIDES[pick]
+    plot(fig, key=f"slide_{key}", name=(name,))
+
 st.divider()
 if figures:
-    # The export inlines plotly.js (about 4.6 MB): built once per results file and view.
     stamp = results_path.stat().st_mtime if results is not None else None
-    export_key = (
-        str(model),
-        stamp,
-        tuple(name for name, _ in figures),
-        tuple(bool(st.session_state.get(k)) for k in ("main_normalise", "ref_normalise")),
-    )
-    cached = st.session_state.get("cv_export")
-    if not cached or cached[0] != export_key:
-        title = f"protloc cross-validation: {model.name if model else 'no model'}"
-        cached = (export_key, figures_html(figures, title, notes=notes))
-        st.session_state["cv_export"] = cached
-    st.download_button(
-        "All figures on this page (HTML for slides, works offline)",
-        cached[1],
-        "protloc_cv_figures.html",
-        "text/html",
-        key="cv_html",
-        icon=":material/download:",
-    )
-    st.caption("PNG: the camera icon above each chart saves it at 3× resolution.")
+    export_key = (str(model), stamp, tuple(name for name, _ in figures),
+                  tuple(bool(st.session_state.get(k)) for k in ("main_normalise", "ref_normalise")))
+    kept = st.session_state.setdefault("cv_export", {})
+    if kept.get("view") != export_key:
+        kept.clear()
+        kept["view"] = export_key
+    title = f"protloc cross-validation: {model.name if model else 'no model'}"
+    figures_button(lambda: figures_zip(figures, title, notes=notes), "protloc_cv_figures.zip",
+                   "cv", kept)
+    st.caption("Images: the camera icon above each chart saves it as PNG or SVG (sidebar), "
+               "named for the chart.")

@@ -7,15 +7,17 @@ import html
 import pandas as pd
 import streamlit as st
 
-from pages.common import plot, protein_choices
-from protloc.regions import SP_SEARCH, TM_THRESHOLD, TM_WINDOW, TOP_WINDOW, mean_attention, sequence_regions, top_attended_regions
-from protloc.figures import attention_figure, figures_html
+from pages.common import figures_button, plot, protein_choices
+from protloc.figures import attention_figure, attention_overview, figures_zip, file_stem
+from protloc.lanes import evidence_regions
+from protloc.regions import TOP_WINDOW, mean_attention, top_attended_regions
 
 st.title("Attention explorer")
 st.markdown(
     "Where in the sequence did the model look? Pick a protein from your last prediction or "
     "batch, zoom into a stretch of residues, and compare the attention with sequence features "
-    "a biologist would check: an N-terminal **signal peptide** and **transmembrane** segments."
+    "a biologist would check: the model's evidence (signal peptide and its cleavage site, "
+    "TMHMM membrane helices, lipobox, LPXTG anchor)."
 )
 
 choices = protein_choices()
@@ -36,7 +38,7 @@ _, record, pred = choices[pick]
 sequence = record.sequence
 length = len(sequence)
 
-regions = sequence_regions(sequence)
+regions = evidence_regions(sequence)
 mean = mean_attention(pred.attention)
 
 c1, c2, c3 = st.columns([2, 1, 1])
@@ -54,20 +56,24 @@ with c2:
         "Region width (residues)", 3, 31, TOP_WINDOW, step=2, key="explorer_width"
     )
 with c3:
-    show_features = st.checkbox("Mark SP-/TM-like segments", True, key="explorer_features")
+    show_features = st.checkbox("Mark evidence lanes", True, key="explorer_features")
     show_top = st.checkbox("Mark top-attended regions", True, key="explorer_top")
 
 top = top_attended_regions(mean, sequence, n=int(n_top), window=int(width))
 marked = (regions if show_features else []) + (top if show_top else [])
+overview = attention_overview(pred.attention, sequence, regions if show_features else [],
+                              window=window, title=f"{html.escape(record.id)}: whole protein (overview)")
+plot(overview, key="explorer_overview", name=("attention_overview", record.id))
 figure = attention_figure(
     pred.attention,
     sequence,
     regions=marked,
     start=window[0],
     end=window[1],
-    title=f"{record.id}: {pred.localization} ({pred.confidence:.0%})",
+    title=f"{html.escape(record.id)}: {pred.localization} ({pred.confidence:.0%}), residues "
+    f"{window[0]}–{window[1]} (detail)",
 )
-plot(figure, key="explorer_figure")
+plot(figure, key="explorer_figure", name=("attention_detail", record.id))
 
 
 def coloured_sequence() -> str:
@@ -77,11 +83,13 @@ def coloured_sequence() -> str:
         for i in range(r.start - 1, r.end):
             tint[i] = "background:#fdba74;"
     for r in regions:
-        colour = "#bbf7d0" if r.kind == "signal-peptide-like" else "#fde68a"
+        if r.kind == "cleavage site":
+            continue
+        colour = "#bbf7d0" if r.kind in ("signal peptide", "lipobox") else "#fde68a"
         for i in range(r.start - 1, r.end):
             tint[i] = tint[i] or f"background:{colour};"
             if tint[i] == "background:#fdba74;":
-                tint[i] += "outline:1px solid #16a34a;" if r.kind == "signal-peptide-like" else ""
+                tint[i] += "outline:1px solid #16a34a;" if r.kind == "signal peptide" else ""
     lines = []
     for start in range(0, length, 50):
         cells = "".join(
@@ -129,7 +137,8 @@ with right:
     st.markdown("#### Sequence")
     st.markdown(coloured_sequence(), unsafe_allow_html=True)
     st.caption(
-        "Orange: top-attended regions · green: signal-peptide-like · yellow: transmembrane-like."
+        "Orange: top-attended regions · green: signal peptide (lipobox) · yellow: TMHMM "
+        "membrane helix or LPXTG anchor."
     )
 
 st.markdown("#### Sequence features")
@@ -149,12 +158,12 @@ if regions:
         ).set_index("feature")
     )
 else:
-    st.success("No signal-peptide-like region and no transmembrane-like segment found.")
+    st.success("No signal peptide, membrane helix or sortase anchor found.")
 st.caption(
-    "Heuristics, not SignalP or DeepTMHMM. Signal-peptide-like: a positively charged "
-    f"n-region followed by a hydrophobic h-region within the first {SP_SEARCH} residues. "
-    f"Transmembrane-like: {TM_WINDOW}-residue windows with Kyte-Doolittle mean > "
-    f"{TM_THRESHOLD}. Hover over the feature bars in the chart for details."
+    "The model's evidence stream: TMHMM 2.0 (Krogh et al. 2001) for membrane helices, "
+    "textbook rules for the signal peptide's type (Sec, lipoprotein, Tat) and cleavage site, "
+    "and for LPXTG anchors; not SignalP. A helix that is a signal peptide's h-region is shown "
+    "as the signal peptide, not as a membrane helix."
 )
 st.info(
     "Attention shows where the model's pooling layer put its weight. It is a clue, not "
@@ -163,18 +172,15 @@ st.info(
     icon=":material/lightbulb:",
 )
 view_key = (record.id, pred.localization, window, int(n_top), int(width), show_features, show_top)
-cached = st.session_state.get("explorer_html")
-if not cached or cached[0] != view_key:
-    cached = (
-        view_key,
-        figures_html([(f"{record.id}: attention", figure)], f"protloc attention: {record.id}"),
-    )
-    st.session_state["explorer_html"] = cached
-st.download_button(
-    "This view (HTML, works offline)",
-    cached[1],
-    f"protloc_attention_{record.id}.html",
-    "text/html",
-    key="explorer_html_button",
-    icon=":material/download:",
+kept = st.session_state.setdefault("explorer_export", {})
+if kept.get("view") != view_key:
+    kept.clear()
+    kept["view"] = view_key
+figures_button(
+    lambda: figures_zip([(f"{record.id} attention overview", overview),
+                         (f"{record.id} attention detail", figure)],
+                        f"protloc attention: {record.id}"),
+    f"{file_stem('protloc_attention', record.id)}.zip",
+    "explorer",
+    kept,
 )

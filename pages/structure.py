@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 import streamlit.components.v1 as components
 
-from pages.common import ROOT, protein_choices
+from pages.common import ROOT, plain, protein_choices
 from protloc import regions
 from pages import settings
 from protloc import structure as structures
@@ -16,13 +16,18 @@ from protloc.errors import UserError
 
 VIEWER_HEIGHT = 540
 STATE = "structure_view"
+#: The structure in use (name, bytes), kept in the session when the user changes page.
+CHOSEN = "structure_chosen"
+SAMPLE = ROOT / "assets" / "1bxw_ompa.pdb"
+SAMPLE_NAME = "1bxw_ompa.pdb"
 
 st.title("Structure coloured by attention")
 st.markdown(
     "Upload a 3D structure of the protein (PDB or mmCIF, e.g. from the PDB or AlphaFold DB). "
     "Residue *n* of the chain is coloured by the attention on position *n* of the predicted "
-    "sequence: pale = little attention, dark red = most. Everything runs in your browser, "
-    "offline."
+    "sequence (the page finds a numbering offset, e.g. a structure numbered from the mature "
+    "protein): pale = little attention, dark red = most. Everything runs in your browser, "
+    "offline. No file at hand? Use the sample: OmpA's β-barrel (PDB 1BXW)."
 )
 
 
@@ -55,10 +60,21 @@ with col_protein:
 with col_style:
     style = st.selectbox("Style", ["cartoon", "stick", "sphere"], key="structure_style")
 
+def use_sample() -> None:
+    st.session_state[CHOSEN] = (SAMPLE_NAME, SAMPLE.read_bytes())
+
+
 upload = st.file_uploader(
     "Structure file (PDB or mmCIF)",
     type=list(settings.STRUCTURE_UPLOAD_TYPES),
     key="structure_file",
+)
+sample_col, clear_col = st.columns(2)
+sample_col.button(
+    "Use the sample: OmpA β-barrel (PDB 1BXW)", key="structure_sample", on_click=use_sample,
+    icon=":material/science:", disabled=not SAMPLE.is_file(),
+    help="PDB entry 1BXW (Pautsch & Schulz 1998): the transmembrane domain of E. coli OmpA, "
+    "public domain (CC0); see assets/README.md. Predict the OmpA example first to colour it.",
 )
 with st.expander("…or paste PDB / mmCIF text"):
     pasted = st.text_area(
@@ -69,21 +85,24 @@ with st.expander("…or paste PDB / mmCIF text"):
     )
 
 if upload is not None:
-    data, name = upload.getvalue(), upload.name
+    st.session_state[CHOSEN] = (upload.name, upload.getvalue())
 elif pasted.strip():
-    data, name = (
-        pasted.encode("utf-8"),
-        "pasted.cif" if pasted.lstrip().startswith("data_") else "pasted.pdb",
-    )
-else:
+    name = "pasted.cif" if pasted.lstrip().startswith("data_") else "pasted.pdb"
+    st.session_state[CHOSEN] = (name, pasted.encode("utf-8"))
+if CHOSEN not in st.session_state:
     st.stop()
+name, data = st.session_state[CHOSEN]
+clear_col.button("Forget this structure", key="structure_forget",
+                 on_click=lambda: st.session_state.pop(CHOSEN, None))
+st.caption(f"Structure: {plain(name)} ({len(data):,} bytes), kept while you use other pages.")
 
 try:
     if upload is not None:
         settings.check_upload_name(name, settings.STRUCTURE_UPLOAD_TYPES)
     structure = structures.read_structure(data, name)
 except (structures.StructureError, UserError) as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(f"{plain(name)} cannot be shown:", icon=":material/error:")
+    st.text(str(exc))
     st.stop()
 
 record = pred = None
@@ -92,8 +111,11 @@ if pick is not None:
 
 chain_ids = [c.id for c in structure.chains]
 default = 0
+offsets = {}
 if record is not None:  # the chain whose residues best match the sequence
-    scores = [structures.map_residues(c, record.sequence).identical for c in structure.chains]
+    offsets = {c.id: structures.best_offset(c, record.sequence) for c in structure.chains}
+    scores = [structures.map_residues(c, record.sequence, offsets[c.id]).identical
+              for c in structure.chains]
     default = max(range(len(scores)), key=scores.__getitem__)
 chain_id = st.selectbox(
     "Chain to colour",
@@ -106,14 +128,20 @@ chain = structure.chains[chain_ids.index(chain_id)]
 
 colours: dict[int, str] = {}
 if record is not None and pred is not None:
-    mapping = structures.map_residues(chain, record.sequence)
+    offset = st.number_input(
+        "Numbering offset (structure residue n = sequence position n + offset)",
+        -2000, 2000, offsets.get(chain.id, 0), key=f"structure_offset_{name}_{chain.id}_{record.id}",
+        help="Found automatically: the offset under which most residues carry the sequence's "
+        "amino acid (e.g. 21 when the structure is numbered after a 21-residue signal peptide).",
+    )
+    mapping = structures.map_residues(chain, record.sequence, int(offset))
     values = regions.mean_attention(pred.attention)
     palette = structures.attention_colours(values)
     colours = {number: palette[index] for number, index in mapping.positions.items()}
     st.markdown(
-        f"**{record.id}** ({len(record.sequence)} aa) on chain **{chain.id}**: "
-        f"{mapping.compared:,} residues matched by number, {mapping.identical:,} with "
-        f"the same amino acid ({mapping.identity:.0%})."
+        f"**{plain(record.id)}** ({len(record.sequence)} aa) on chain **{plain(chain.id)}**, "
+        f"offset {int(offset)}: {mapping.compared:,} residues matched by number, "
+        f"{mapping.identical:,} with the same amino acid ({mapping.identity:.0%})."
     )
     for message in mapping.messages:
         st.warning(message, icon=":material/warning:")
@@ -130,6 +158,7 @@ if library is None:
 key = (
     hashlib.sha1(data).hexdigest(),
     chain.id,
+    tuple(sorted(colours.items())),
     style,
     record.id if record else None,
     pred.localization if pred else None,

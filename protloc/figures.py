@@ -158,7 +158,9 @@ def probability_bars(pred: Prediction, title: str | None = None) -> go.Figure:
         height=360,
         margin=dict(l=10, r=20, t=50, b=10),
         title=dict(
-            text=title or f"{pred.id}: <b>{pred.localization}</b> ({pred.confidence:.0%})", x=0.01
+            text=title
+            or f"{html.escape(pred.id)}: <b>{pred.localization}</b> ({pred.confidence:.0%})",
+            x=0.01,
         ),
         showlegend=False,
     )

@@ -98,7 +98,8 @@ def evaluation_block(correct: int = 83) -> dict:
     probs = np.full((100, 6), 0.02)
     for i in range(100):
         probs[i, i % 6 if i < correct else (i + 1) % 6] = 0.9
-    return evaluate_predictions(labels, probs, partitions=[i % 5 for i in range(100)])
+    groups = [("negative", "positive", "archaea", "unknown")[i % 4] for i in range(100)]
+    return evaluate_predictions(labels, probs, partitions=[i % 5 for i in range(100)], groups=groups)
 
 
 def results_doc() -> dict:
@@ -321,10 +322,12 @@ def test_explorer_lists_regions_of_a_predicted_protein(app):
     assert len(options) == 2 and options[0].startswith("ompa")
     top, features = app.dataframe[0].value, app.table[0].value
     assert len(top) == 5 and {"positions", "residues"} <= set(top.columns)
-    assert "signal-peptide-like" in features.index.tolist()
+    assert features.index.tolist() == ["signal peptide", "cleavage site"]  # not "TM-like"
+    assert "Sec signal peptide, cleaved after residue 21" in features["note"].tolist()
     app.slider(key="explorer_window_ompa").set_value((1, 60)).run()
-    assert not app.exception and len(app.get("plotly_chart")) == 1
-    assert downloads(app) == ["This view (HTML, works offline)"]
+    assert not app.exception and len(app.get("plotly_chart")) == 2  # overview + detail
+    app.button(key="explorer_prepare").click().run()
+    assert downloads(app) == ["Figures for slides (ZIP, works offline)"]
 
 
 # --------------------------------------------------------------------------------- Structure
@@ -347,7 +350,23 @@ def test_structure_page_rejects_garbage(app):
     app.switch_page("pages/structure.py").run()
     app.text_area(key="structure_text").set_value("this is not a structure file").run()
     assert not app.exception
-    assert "no atoms" in texts(app.error)
+    assert "cannot be shown" in texts(app.error) and "no atoms" in texts(app.text)
+
+
+def test_structure_sample_is_coloured_by_ompa_attention_and_kept_across_pages(app):
+    app.button(key="example_OMEM").click().run()
+    app.button(key="predict_button").click().run()
+    app.switch_page("pages/structure.py").run()
+    app.button(key="structure_sample").click().run()
+    assert not app.exception and not app.error
+    # the sample is numbered from mature OmpA: the page finds the 21-residue offset itself
+    assert "offset 21: 172 residues matched by number, 168 with the same amino acid (98%)" in \
+        texts(app.markdown).replace("\\", "")
+    colours = app.session_state["structure_view"][0][2]
+    assert len(colours) == 172  # every barrel residue coloured
+    app.switch_page("pages/cv_results.py").run()
+    app.switch_page("pages/structure.py").run()
+    assert "1bxw_ompa.pdb" in texts(app.caption).replace("\\", "")  # not forgotten
 
 
 # ------------------------------------------------------------------------------ CV results
@@ -359,7 +378,9 @@ def test_cv_results_absent_says_so_and_shows_the_reference_with_caveat(app):
     assert "No cross-validation results for this model yet" in texts(app.info)
     assert "not homology partitions" in texts(app.warning)
     assert len(app.get("plotly_chart")) >= 1
-    assert downloads(app)
+    assert not downloads(app)  # the ZIP (with plotly.js) is built only when asked
+    app.button(key="cv_prepare").click().run()
+    assert downloads(app) == ["Figures for slides (ZIP, works offline)"]
 
 
 def test_cv_results_rendered_from_results_json(app, app_checkpoints):
@@ -369,13 +390,23 @@ def test_cv_results_rendered_from_results_json(app, app_checkpoints):
         app.switch_page("pages/cv_results.py").run()
         assert not app.exception and not app.error
         assert "0.830" in [m.value for m in app.metric]
-        assert len(app.get("plotly_chart")) >= 5  # cm, per class, reliability, side by side, ref
-        assert "DeepLocPro" in app.dataframe[2].value["predictor"].tolist() or any(
-            "DeepLocPro" in str(d.value) for d in app.dataframe
-        )
+        charts = app.get("plotly_chart")
+        assert len(charts) >= 6  # cm, per class, reliability, by group, side by side, ref
+        side = json.loads(next(c.proto.spec for c in charts if "Side by side" in c.proto.spec))
+        names = [trace["name"] for trace in side["data"]]
+        assert names == ["protloc", "DeepLocPro", "PSORTb 3.0.6"]  # the legend says protloc
+        table = next(d.value for d in app.dataframe if "predictor" in d.value.columns)
+        assert table["predictor"].tolist() == names
+        groups = next(c for c in charts if "by organism group" in c.proto.spec)
+        assert "(n = " in groups.proto.spec
+        app.sidebar.toggle(key="presentation").set_value(True).run()
+        assert not app.exception
+        assert app.selectbox(key="cv_slide").options[0].endswith("confusion matrix")
+        assert len(app.get("plotly_chart")) == 1  # one figure per screen
         path.write_text("{not json")
+        path.touch()
         app.run()
-        assert not app.exception and "not valid JSON" in texts(app.error)
+        assert not app.exception and "not valid JSON" in texts(app.text)
     finally:
         path.unlink()
 
