@@ -36,14 +36,20 @@ def checkpoint(tmp_path_factory) -> Path:
     return synthetic.write_random_checkpoint(tmp_path_factory.mktemp("det") / "ckpt", folds=5)
 
 
+#: What ``protloc predict -p`` writes per format (README "Command line"): the results, then the
+#: completion marker run.json. One folder holds one run, so each format gets its own folder.
+OUTPUTS = {"csv": ["results.csv", "attention.json", "run.json"],
+           "json": ["results.json", "run.json"]}
+
+
 def predict_in_fresh_process(checkpoint: Path, fasta: Path, out: Path, hash_seed: str) -> None:
     # One thread, as in this test process (conftest): on a busy machine several torch threads
     # only wait for each other.
     env = {**os.environ, "PYTHONHASHSEED": hash_seed, "OMP_NUM_THREADS": "1"}
-    for fmt in ("csv", "json"):
+    for fmt in OUTPUTS:
         subprocess.run(
-            [sys.executable, "-m", "protloc.cli", "predict", "-f", str(fasta), "-o", str(out),
-             "-m", str(checkpoint), "--format", fmt, "-p"],
+            [sys.executable, "-m", "protloc.cli", "predict", "-f", str(fasta), "-o",
+             str(out / fmt), "-m", str(checkpoint), "--format", fmt, "-p"],
             check=True, capture_output=True, env=env, cwd=ROOT, timeout=300,
         )
 
@@ -55,11 +61,14 @@ def test_two_fresh_processes_write_identical_files(checkpoint, tmp_path) -> None
     runs = [tmp_path / "run1", tmp_path / "run2"]
     for out, seed in zip(runs, ("1", "2")):
         predict_in_fresh_process(checkpoint, fasta, out, seed)
-    names = ["results.csv", "attention.json", "results.json"]
-    for name in names:
-        first, second = ((run / name).read_bytes() for run in runs)
-        assert first == second, name
-    assert b'"Attention"' in (runs[0] / "results.json").read_bytes()
+    for fmt, names in OUTPUTS.items():
+        for run in runs:
+            assert sorted(p.name for p in (run / fmt).iterdir()) == sorted(names), (run, fmt)
+        for name in names:  # run.json too: it lists each file's size and SHA-256
+            first, second = ((run / fmt / name).read_bytes() for run in runs)
+            assert first == second, (fmt, name)
+    assert b'"Attention"' in (runs[0] / "json" / "results.json").read_bytes()
+    assert b'"Attention"' in (runs[0] / "csv" / "attention.json").read_bytes()
 
 
 def test_batch_and_one_by_one_give_the_same_table(checkpoint) -> None:
