@@ -18,6 +18,7 @@ from conftest import TINY_CONFIG
 from backbones import save_official_checkpoint, save_prostt5_dir, tiny_esm2
 from protloc.cli import main
 from protloc.commands import reproduce as R
+from protloc.errors import UserError
 
 # The tiny synthetic config of conftest.py, on the two backbones of configs/paper.yaml.
 TINY_PAPER_CONFIG = TINY_CONFIG.replace("name: tiny-synthetic", "name: tiny-paper").replace(
@@ -67,7 +68,13 @@ def test_writes_a_checkpoint_set_the_app_can_select(setup):
     assert (out / "results.json").is_file() and (out / "results.md").is_file()
     assert "accuracy" in setup["stdout"]
     assert out in available_checkpoints(out.parent)
-    predictor = EnsemblePredictor.from_dir(out, device="cpu")
+    # The backbone files the user gave lie outside the set: loading it needs the user's consent
+    # (allow_external_weights), and reproduce says so, naming them.
+    with pytest.raises(UserError, match="--allow-external-weights"):
+        EnsemblePredictor.from_dir(out, device="cpu")
+    assert "--allow-external-weights" in setup["stdout"]
+    assert "esm2_t2_tiny.pt" in setup["stdout"] and "prostt5" in setup["stdout"]
+    predictor = EnsemblePredictor.from_dir(out, device="cpu", allow_external_weights=True)
     [pred] = predictor.predict(parse_text(">q\nMKKLLIVAAALLAGSAQAEKTTSNQW\n"))
     assert abs(float(pred.probabilities.sum()) - 1) < 1e-5
 
@@ -140,6 +147,16 @@ def test_embedder_request_keeps_config_ids_without_weight_options():
     assert R.embedder_request({"id": "esm2_t33_650M_UR50D-L33-w512o64"}, some)["window"] == 512
     assert R.embedder_request({"id": "ProstT5-AA"}, some) == {
         "kind": "prostt5", "model_name": "me/ProstT5-copy"}
+
+
+def test_external_files_are_those_outside_the_checkpoint_folder(tmp_path):
+    out = tmp_path / "ckpt"
+    specs = [{"id": "e", "weights_path": str(tmp_path / "esm.pt")},
+             {"id": "p", "local_path": str(out / "ProstT5")},
+             {"id": "r", "weights_path": "weights/unirep.npz"},  # relative: inside the folder
+             {"id": "features-v1"}]
+    assert R.external_files(specs, out) == [str(tmp_path / "esm.pt")]
+    assert R.external_files(specs[1:], out) == []
 
 
 def test_default_config_is_the_paper_config():

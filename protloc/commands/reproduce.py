@@ -19,6 +19,11 @@ internet, or local copies of the weights):
 ``OUT`` is a complete checkpoint set (manifest.json + safetensors): put it under ``checkpoints/``
 (or ``$PROTLOC_CHECKPOINTS``) and the app lists it. The manifest records the embedders' specs,
 including local weight paths when given, so predictions on this machine use the same backbones.
+Reproduce itself never loads its manifest's embedders (it builds them from the command line), so
+it needs no ``allow_external``. But a checkpoint set may name files only inside its own folder
+(:func:`protloc.checkpoint.embedder_spec`), and no manifest can vouch for itself: when the weights
+given lie outside ``OUT``, predicting with the set needs ``--allow-external-weights``
+(``allow_external_weights=True``), which the command says at the end, naming the files.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from ..checkpoint import EMBEDDER_PATH_KEYS, embedder_spec
 from ..classes import CLASSES
 from ..embedders import EmbeddingCache, embed_records, make_embedder, pick_device, spec_from_id
 from ..embedders.cache import default_cache_root
@@ -166,6 +172,21 @@ def embed_dataset(
     return built
 
 
+def external_files(specs: list[dict[str, Any]], out: Path) -> list[str]:
+    """The files the embedder ``specs`` name outside the checkpoint folder ``out``: those that
+    loading the set refuses without ``allow_external_weights`` (the same rule, applied)."""
+    outside = []
+    for spec in specs:
+        for key in EMBEDDER_PATH_KEYS:
+            if spec.get(key) is None:
+                continue
+            try:
+                embedder_spec({key: spec[key]}, out, given={})
+            except UserError:
+                outside.append(str(spec[key]))
+    return outside
+
+
 def fold_data_from_cache(
     sequences: list[str], labels: list[str], streams: list[dict[str, Any]], cache: EmbeddingCache
 ) -> FoldData:
@@ -245,4 +266,9 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         _write_state(args.out, state)
     print(f"checkpoint set written to {args.out} (put it under checkpoints/ or "
           "$PROTLOC_CHECKPOINTS to use it in the app)", file=stdout)
+    outside = external_files([s["spec"] for s in streams], args.out)
+    if outside:
+        print(f"its embedders read weights outside {args.out} ({', '.join(outside)}): predict "
+              "with it using protloc predict --allow-external-weights (in Python "
+              "EnsemblePredictor.from_dir(..., allow_external_weights=True))", file=stdout)
     return 0
