@@ -3,10 +3,10 @@
 Weights are only ever read with safetensors, which holds plain tensors and cannot run code;
 the manifest is JSON. Nothing here unpickles anything.
 
-A checkpoint set may come from anyone, so before anything is built the manifest is checked:
-its size and JSON nesting, the type and range of every field (naming the field when one is
-wrong), fold temperatures finite and above 0, and the model's parameter count (counted on
-PyTorch's meta device, which allocates nothing). Weight files must match the model's shapes
+A checkpoint set may come from anyone, so before anything is built the manifest is checked
+(:mod:`protloc.manifest_checks`): its size and JSON nesting, the type and range of every field
+(naming the field when one is wrong), fold temperatures finite and above 0, and the model's
+parameter count (counted on PyTorch's meta device, which allocates nothing). Weight files must match the model's shapes
 before they are read, and hold only finite numbers. Files the manifest names (fold weights,
 an embedder's ``weights_path`` or ``local_path``) must lie inside the checkpoint folder;
 for embedder files ``allow_external=True`` (CLI ``--allow-external-weights``) lifts that.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,32 +27,19 @@ from safetensors.torch import load_file, save_file
 from . import __version__
 from .classes import CLASSES
 from .errors import UserError
+from .manifest_checks import (  # noqa: F401 (MAX_*, SIZE_LIMITS: public, imported from here)
+    MANIFEST,
+    MAX_JSON_DEPTH,
+    MAX_MANIFEST_BYTES,
+    MAX_PARAMETERS,
+    SIZE_LIMITS,
+    _json_depth,
+    check_model_config,
+    validate_manifest_data,
+)
 from .model import FusionConfig, FusionModel
 
-MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-#: Largest manifest read; real ones are a few KB.
-MAX_MANIFEST_BYTES = 4 * 2**20
-#: Deepest JSON nesting accepted in a manifest (real ones nest 4 levels).
-MAX_JSON_DEPTH = 32
-#: Most parameters a checkpoint's model may have: 50 times the paper's model (8.4 M), and
-#: 1.6 GB as float32 per fold.
-MAX_PARAMETERS = 400_000_000
-#: Integer model settings: allowed (low, high).
-SIZE_LIMITS: dict[str, tuple[int, int]] = {
-    "hidden": (1, 8192),
-    "cross_heads": (1, 256),
-    "lstm_hidden": (1, 8192),
-    "lstm_layers": (1, 16),
-    "pool_heads": (1, 256),
-    "head_hidden": (1, 8192),
-    "n_groups": (0, 64),
-}
-#: Other integer settings a newer model config may add get these bounds.
-_OTHER_INT_LIMITS = (0, 65_536)
-_MAX_INPUT_DIM = 65_536
-_MAX_STREAMS = 8  # concat fusion
-_MAX_FOLDS = 100
 
 
 @dataclass
@@ -122,181 +108,6 @@ class Manifest:
             metrics=dict(data.get("metrics", {})),
             boosting=dict(data.get("boosting", {})),
         )
-
-
-# ------------------------------------------------------------------- manifest validation
-
-
-def _malformed(field_name: str, problem: str) -> UserError:
-    return UserError(f"{MANIFEST} is incomplete or malformed: {field_name} {problem}")
-
-
-def _require(container: dict[str, Any], key: str, where: str = "") -> Any:
-    if key not in container:
-        raise _malformed(f"{where}{key}", "is missing")
-    return container[key]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_int(value: Any, name: str, low: int, high: int) -> None:
-    if not _is_int(value) or not low <= value <= high:
-        raise _malformed(name, f"is {value!r}; it must be an integer from {low:,} to {high:,}")
-
-
-def validate_manifest_data(data: Any) -> None:
-    """Check a parsed manifest before anything is built; UserError naming the first bad field."""
-    if not isinstance(data, dict):
-        raise _malformed("the file", "must hold a JSON object")
-    if not isinstance(_require(data, "name"), str):
-        raise _malformed("name", "must be a string")
-    for key in ("data", "metrics"):
-        if not isinstance(data.get(key, {}), dict):
-            raise _malformed(key, "must be an object")
-    classes = data.get("classes", list(CLASSES))
-    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
-        raise _malformed("classes", "must be a list of class names")
-    _check_embedders(_require(data, "embedders"))
-    model = _require(data, "model")
-    if not isinstance(model, dict):
-        raise _malformed("model", "must be an object")
-    if model.get("class") != "FusionModel":
-        raise UserError(f"unsupported model class {model.get('class')!r}")
-    config = _require(model, "config", "model.")
-    if not isinstance(config, dict):
-        raise _malformed("model.config", "must be an object")
-    check_model_config(config)
-    _check_folds(_require(data, "folds"))
-    if data.get("boosting"):
-        _check_boosting(data["boosting"])
-
-
-def _check_boosting(boosting: Any) -> None:
-    if not isinstance(boosting, dict):
-        raise _malformed("boosting", "must be an object")
-    weight, temperature = boosting.get("weight"), boosting.get("temperature", 1.0)
-    if not _is_number(weight) or not 0 <= weight <= 1:
-        raise _malformed("boosting.weight", f"is {weight!r}; it must be a number from 0 to 1")
-    if not _is_number(temperature) or not (math.isfinite(temperature) and temperature > 0):
-        raise _malformed("boosting.temperature",
-                         f"is {temperature!r}; it must be a finite number above 0")
-    files = boosting.get("folds")
-    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-        raise _malformed("boosting.folds", "must map test folds to file names")
-
-
-def _check_embedders(embedders: Any) -> None:
-    if not isinstance(embedders, list) or not embedders:
-        raise _malformed("embedders", "must be a non-empty list")
-    for k, spec in enumerate(embedders):
-        if not isinstance(spec, dict):
-            raise _malformed(f"embedders[{k}]", "must be an object")
-        if not isinstance(spec.get("id"), str) or not spec["id"]:
-            raise _malformed(f"embedders[{k}].id", "must be a non-empty string")
-        for key, value in spec.items():
-            if not _plain_json(value):
-                raise _malformed(f"embedders[{k}].{key}", "must be a string, number or list")
-
-
-def _plain_json(value: Any) -> bool:
-    if isinstance(value, list):
-        return all(isinstance(v, (str, int, float, bool)) or v is None for v in value)
-    return isinstance(value, (str, int, float, bool)) or value is None
-
-
-def check_model_config(config: dict[str, Any]) -> None:
-    """Types and ranges of the model settings, then the parameter count."""
-    dims = config.get("input_dims", FusionConfig().input_dims)
-    fusion = config.get("fusion", "cross")
-    if fusion not in ("cross", "concat"):
-        raise _malformed("model.config.fusion", f"is {fusion!r}; it must be 'cross' or 'concat'")
-    most = 2 if fusion == "cross" else _MAX_STREAMS
-    if (not isinstance(dims, list) or not 1 <= len(dims) <= most
-            or not all(_is_int(d) and 1 <= d <= _MAX_INPUT_DIM for d in dims)):
-        raise _malformed("model.config.input_dims", f"is {dims!r}; it must list 1 to {most} "
-                         f"integers from 1 to {_MAX_INPUT_DIM:,}")
-    defaults = FusionConfig()
-    for name in FusionConfig.__dataclass_fields__:
-        if name in config and name != "input_dims":
-            _check_setting(name, config[name], getattr(defaults, name))
-    settings = {**defaults.to_dict(), **config}
-    if len(dims) == 2 and settings["hidden"] % settings["cross_heads"]:
-        raise _malformed("model.config.hidden", f"({settings['hidden']}) must be divisible by "
-                         f"cross_heads ({settings['cross_heads']})")
-    if (2 * settings["lstm_hidden"]) % settings["pool_heads"]:
-        raise _malformed("model.config", f"2 x lstm_hidden ({2 * settings['lstm_hidden']}) "
-                         f"must be divisible by pool_heads ({settings['pool_heads']})")
-    _check_parameter_count(FusionConfig.from_dict(config))
-
-
-def _check_setting(name: str, value: Any, default: Any) -> None:
-    where = f"model.config.{name}"
-    if name == "n_classes":
-        if value != len(CLASSES) or not _is_int(value):
-            raise _malformed(where, f"is {value!r}; it must be {len(CLASSES)}")
-    elif name == "dropout":
-        if not _is_number(value) or not 0 <= value < 1:
-            raise _malformed(where, f"is {value!r}; it must be a number from 0 to below 1")
-    elif isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise _malformed(where, f"is {value!r}; it must be true or false")
-    elif isinstance(default, int):
-        _check_int(value, where, *SIZE_LIMITS.get(name, _OTHER_INT_LIMITS))
-    elif isinstance(default, float):
-        if not _is_number(value) or not math.isfinite(value):
-            raise _malformed(where, f"is {value!r}; it must be a finite number")
-
-
-def _check_parameter_count(config: FusionConfig) -> None:
-    try:
-        with torch.device("meta"):  # shapes only: nothing is allocated
-            count = sum(p.numel() for p in FusionModel(config).parameters())
-    except (ValueError, RuntimeError, AssertionError, TypeError) as exc:
-        raise _malformed("model.config", f"cannot build a model: {exc}") from None
-    if count > MAX_PARAMETERS:
-        raise _malformed("model.config", f"describes a model of {count:,} parameters; "
-                         f"at most {MAX_PARAMETERS:,} are accepted")
-
-
-def _check_folds(folds: Any) -> None:
-    if not isinstance(folds, list) or not folds or len(folds) > _MAX_FOLDS:
-        raise _malformed("folds", f"must be a non-empty list of at most {_MAX_FOLDS} folds")
-    for k, fold in enumerate(folds):
-        where = f"folds[{k}]."
-        if not isinstance(fold, dict):
-            raise _malformed(f"folds[{k}]", "must be an object")
-        if not isinstance(_require(fold, "weights", where), str):
-            raise _malformed(f"{where}weights", "must be a file name")
-        for key in ("test_fold", "val_fold"):
-            _check_int(_require(fold, key, where), f"{where}{key}", 0, _MAX_FOLDS)
-        temperature = fold.get("temperature", 1.0)
-        if not _is_number(temperature) or not (math.isfinite(temperature) and temperature > 0):
-            raise _malformed(f"{where}temperature",
-                             f"is {temperature!r}; it must be a finite number above 0")
-        if fold.get("val_mcc") is not None and not _is_number(fold["val_mcc"]):
-            raise _malformed(f"{where}val_mcc", "must be a number")
-        if fold.get("best_epoch") is not None and not _is_int(fold["best_epoch"]):
-            raise _malformed(f"{where}best_epoch", "must be an integer")
-
-
-def _json_depth(value: Any) -> int:
-    """Nesting depth, without recursion (so a deep document cannot exhaust the stack)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            if depth > MAX_JSON_DEPTH:
-                break
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> Path:
