@@ -194,7 +194,8 @@ if records is not None:
             failed = len(records) - to_predict
             bar.progress(1.0, text=f"Done: {to_predict:,} of {len(records):,} records predicted"
                          + (f"; {failed:,} could not be (listed below, with why)" if failed else ""))
-            store(BATCH, Result(list(records), predictions, model.name, group, name, groups=groups))
+            store(BATCH, Result(list(records), predictions, model.name, group, name, groups=groups,
+                                model_id=predictor.name))
 
 result = stored(BATCH)
 if result is None:

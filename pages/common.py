@@ -185,6 +185,7 @@ class Result:
     source: str  # which input these results belong to, in words
     groups: list[str] = field(default_factory=list)  # per record; empty: all ``group``
     baseline: list[Prediction | None] = field(default_factory=list)  # group "unknown"
+    model_id: str = ""  # the model's own name (manifest), written into every file row
     created: str = field(default_factory=lambda: time.strftime("%H:%M:%S"))
     key: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     cache: dict[str, Any] = field(default_factory=dict)
@@ -201,7 +202,8 @@ class Result:
 
     def table(self):
         return self.memo(
-            "table", lambda: prediction_rows(self.records, self.predictions, self.groups, self.model)
+            "table", lambda: prediction_rows(self.records, self.predictions, self.groups,
+                                             self.model_id or self.model)
         )
 
     def csv(self) -> str:
@@ -210,7 +212,7 @@ class Result:
     def json(self) -> str:
         def build() -> str:
             mixed = len(set(self.groups)) > 1
-            doc = prediction_json(self.records, self.predictions, self.model,
+            doc = prediction_json(self.records, self.predictions, self.model_id or self.model,
                                   "per record" if mixed else self.group, self.groups, compact=True)
             return json.dumps(doc, separators=(",", ":"))
 

@@ -143,7 +143,7 @@ def run_prediction(text: str, group: str) -> None:
             label += f"; {failed} could not be predicted (see below)"
         status.update(label=label, state="error" if not good else "complete", expanded=False)
     store(SINGLE, Result(records, predictions, model.name, group, describe_input(records),
-                         baseline=baseline))
+                         baseline=baseline, model_id=predictor.name))
     st.session_state["single_input"] = text
 
 

@@ -255,7 +255,7 @@ def test_batch_of_three_with_one_bad_record(app):
     assert "DNA" in table.loc[1, "Error"]
     assert "dna\\_by\\_mistake" in texts(app.error)  # listed as not predicted (escaped)
     assert "DNA" in texts(app.text)  # and why, as text
-    assert table["Group"].tolist() == ["unknown"] * 3 and set(table["Model"]) == {result.model}
+    assert table["Group"].tolist() == ["unknown"] * 3 and set(table["Model"]) == {result.model_id} == {"tiny-synthetic"}
     assert downloads(app) == ["Results (CSV)", "Results with attention (JSON)", "Filtered table (CSV)"]
     assert len(app.get("plotly_chart")) == 1  # class counts
 
