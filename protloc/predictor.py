@@ -22,12 +22,32 @@ from .classes import CLASSES, apply_group_rule, canonical_group, group_index
 from .embedders import pick_device
 from .embedders.base import Embedder
 from .embedders.cache import CachedEmbedder, EmbeddingCache
+from .errors import UserError
 from .mixing import mix, softmax
 from .model import FusionModel, pad_batch
 from .sequences import SequenceRecord
 
 #: Default checkpoint set shipped with the package source tree.
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "default"
+
+#: Short names for shipped checkpoint sets (``protloc predict -m fast``): the features-only
+#: model, about 10x faster than the default and weaker (docs/model_card.md).
+CHECKPOINT_ALIASES = {"fast": "offline-v2"}
+
+
+def resolve_checkpoint(name: str | Path) -> Path:
+    """A checkpoint set folder, or the name of one shipped beside the default (or an alias)."""
+    path = Path(name)
+    if path.exists():  # a folder: read_manifest says what is wrong with it, if anything
+        return path
+    shipped = DEFAULT_CHECKPOINT.parent / CHECKPOINT_ALIASES.get(str(name), str(name))
+    if Path(str(name)).name == str(name) and (shipped / "manifest.json").is_file():
+        return shipped
+    names = sorted([p.name for p in available_checkpoints(DEFAULT_CHECKPOINT.parent)]
+                   + list(CHECKPOINT_ALIASES))
+    raise UserError(f"no checkpoint set {str(name)!r}: give a folder with a manifest.json or "
+                    f"one of {', '.join(names)}")
+
 
 # Padded residues per forward pass: keeps memory flat for long proteins and big batches.
 TOKEN_BUDGET = 16_384

@@ -224,3 +224,20 @@ def test_train_sources_keeps_the_test_fold_whole(tmp_path):
     assert sorted(heldout["id"]) == sorted(table.loc[table["partition"] == 0, "id"])
     n_train = int(((table["partition"] >= 2) & (table["source"] == "synthetic")).sum())
     assert f"fold 0: train {n_train}," in err.getvalue()
+
+
+def test_model_by_shipped_name_and_unknown_name(tmp_path):
+    import io
+
+    from protloc.cli import main
+    from protloc.predictor import DEFAULT_CHECKPOINT, resolve_checkpoint
+
+    assert resolve_checkpoint("default") == DEFAULT_CHECKPOINT
+    assert resolve_checkpoint(str(DEFAULT_CHECKPOINT)) == DEFAULT_CHECKPOINT
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(">a\nMKKLLPTAAAGLLLLAAQPAMA\n")
+    err = io.StringIO()
+    code = main(["predict", "-f", str(fasta), "-o", str(tmp_path / "out"), "-m", "no-such-model"],
+                stdout=io.StringIO(), stderr=err)
+    assert code != 0 and "no checkpoint set 'no-such-model'" in err.getvalue()
+    assert "default" in err.getvalue()

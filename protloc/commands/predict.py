@@ -12,7 +12,7 @@ from ..embedders.cache import CachedEmbedder
 from ..errors import UserError
 from ..files import prepare_output_dir
 from ..output import write_predictions
-from ..predictor import DEFAULT_CHECKPOINT, EnsemblePredictor
+from ..predictor import DEFAULT_CHECKPOINT, EnsemblePredictor, resolve_checkpoint
 from ..sequences import read_fasta
 
 
@@ -33,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "probability to Extracellular (DeepLocPro's rule)",
     )
     p.add_argument(
-        "-m", "--model", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint set folder"
+        "-m", "--model", default=str(DEFAULT_CHECKPOINT),
+        help="checkpoint set folder, or the name of a shipped one (fast = the features-only model)"
     )
     p.add_argument("-d", "--device", default="cpu", choices=["cpu", "cuda", "mps"])
     p.add_argument("--format", default="csv", choices=["csv", "json"])
@@ -54,6 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if not args.fasta.is_file():
         raise UserError(f"input file {args.fasta} does not exist")
+    args.model = resolve_checkpoint(args.model)
     if cluster.requested(args):  # sharded on Dask: protloc/cluster.py, docs/cluster.md
         return cluster.run_command(args, stdout, stderr)
     records = read_fasta(args.fasta)
