@@ -22,6 +22,8 @@ then required.
 
 from __future__ import annotations
 
+import json
+
 import os
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,22 @@ GROUP_RULE_NOTE = (
     "and Periplasmic probability moved to Extracellular); proteins of unknown group are "
     "unchanged. Calibration (ECE) is measured on these rule-applied probabilities."
 )
+GROUP_INPUT_NOTE = (
+    " The model also reads the organism group as an input (each protein's known group; "
+    "'unknown' for the rest, and for a random 20% of training proteins so that it works without one)."
+)
+
+
+def _group_note(checkpoint: Path) -> str:
+    """The group rule note, saying too whether the model reads the group as an input."""
+    manifest = Path(checkpoint) / "manifest.json"
+    try:
+        reads_group = json.loads(manifest.read_text())["model"]["config"].get("n_groups", 0) > 0
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        reads_group = False
+    return GROUP_RULE_NOTE + (GROUP_INPUT_NOTE if reads_group else "")
+
+
 DEEPLOCPRO_NOTE = (
     "DeepLocPro: its published cross-validation held-out probabilities (mean of the 4 inner "
     "models of each protein's GraphPart test partition), its group rule applied."
@@ -152,7 +170,7 @@ def evaluate_checkpoint(
     results: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "checkpoint": str(checkpoint) if checkpoint else None,
-        "group_rule": GROUP_RULE_NOTE if checkpoint else None,
+        "group_rule": _group_note(checkpoint) if checkpoint else None,
         "all": None,
         "benchmark": None,
         "reference_study": None,

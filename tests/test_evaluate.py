@@ -275,3 +275,14 @@ def test_evaluate_through_cli_main(folders):
     assert code == 0, err
     code, _, err = _main(["evaluate", str(ckpt / "missing")])
     assert code == 1 and "does not exist" in err
+
+
+def test_group_note_says_whether_the_model_reads_the_group(tmp_path):
+    import json
+
+    from protloc.crossval import GROUP_INPUT_NOTE, GROUP_RULE_NOTE, _group_note
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"model": {"config": {"n_groups": 4}}}))
+    assert _group_note(tmp_path) == GROUP_RULE_NOTE + GROUP_INPUT_NOTE
+    (tmp_path / "manifest.json").write_text(json.dumps({"model": {"config": {}}}))
+    assert _group_note(tmp_path) == GROUP_RULE_NOTE
