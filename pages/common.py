@@ -142,8 +142,9 @@ def sidebar() -> None:
         if info:
             st.caption(info)
     if st.session_state.get(PRESENT_KEY):
-        st.html("<style>.stMainBlockContainer{font-size:1.35rem;max-width:100%}"
-                ".stMainBlockContainer h1{font-size:3rem}</style>")
+        st.html("<style>.stMainBlockContainer{max-width:100%}"
+                ".stMainBlockContainer p,.stMainBlockContainer li,.stMainBlockContainer label"
+                "{font-size:1.4rem !important}.stMainBlockContainer h1{font-size:3rem}</style>")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

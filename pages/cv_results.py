@@ -33,6 +33,8 @@ st.markdown(
 )
 
 
+#: Presentation mode shows one figure per screen here, right under the title.
+slide_area = st.container()
 METRICS = ("accuracy", "macro_f1", "mcc")
 #: Presentation mode: figures are collected here and shown one per screen at the end.
 SLIDES: list = []
@@ -199,7 +201,7 @@ if results is not None:
     if results.all is not None:
         st.header(f"protloc ({plain(model.name)}): all held-out proteins")
         overview(results.all)
-        evaluation_tabs(results.all, "main", figures, model.name)
+        evaluation_tabs(results.all, "main", figures, "protloc")
 
     bench = results.benchmark
     if bench is not None and bench.predictors:
@@ -271,12 +273,13 @@ else:
     )
 
 if SLIDES:
-    st.divider()
-    names = [name for name, _, _ in SLIDES]
-    pick = st.selectbox("Figure (presentation mode: one per screen)", range(len(SLIDES)),
-                        format_func=names.__getitem__, key="cv_slide")
-    name, fig, key = SLIDES[pick]
-    plot(fig, key=f"slide_{key}", name=(name,))
+    with slide_area:
+        names = [name for name, _, _ in SLIDES]
+        pick = st.selectbox("Figure (presentation mode: one per screen)", range(len(SLIDES)),
+                            format_func=names.__getitem__, key="cv_slide")
+        name, fig, key = SLIDES[pick]
+        plot(fig, key=f"slide_{key}", name=(name,))
+        st.divider()
 
 st.divider()
 if figures:

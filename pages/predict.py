@@ -92,9 +92,6 @@ with right:
     )
     st.caption(f"Model: **{plain(model.name)}**")
     predict_clicked = st.button("Predict", type="primary", width="stretch", key="predict_button")
-    if stored(SINGLE) is not None:
-        st.button("Clear results", key="clear_single", width="stretch",
-                  on_click=clear, args=(SINGLE,))
 
 
 def describe_input(records) -> str:
@@ -155,7 +152,10 @@ if result is None:
     st.stop()
 
 st.divider()
-st.caption("Results for: " + plain(result.label()))
+caption_col, clear_col = st.columns([4, 1])
+caption_col.caption("Results for: " + plain(result.label()))
+clear_col.button("Clear results", key="clear_single", width="stretch", on_click=clear,
+                 args=(SINGLE,))
 changed_text = st.session_state.get("single_input") not in (None, st.session_state.get(INPUT_KEY))
 if changed_text or result.model != model.name or result.group != st.session_state[GROUP_KEY]:
     st.info(
@@ -284,7 +284,7 @@ else:
         st.text(record.description)
     st.markdown(class_badge(pred.localization, pred.confidence), unsafe_allow_html=True)
     st.write("")
-    col_bars, col_info = st.columns([3, 2], gap="large")
+    col_bars, col_info = st.columns([1, 1], gap="large")
     with col_bars:
         plot(result.memo(f"bars:{index}", lambda: probability_bars(pred)), key="bars",
              name=("probabilities", record.id))

@@ -386,7 +386,7 @@ def attention_overview(
             hovertemplate="%{text}: mean attention %{y:.4f}<extra></extra>",
         )
     )
-    top = _colour_top(mean, CLIP_PERCENTILE) or float(mean.max() or 1.0)
+    top = float(mean.max()) or 1.0
     for region in regions:
         kind = getattr(region, "kind", "")
         if kind in LANE_COLOURS and kind != "attention":
