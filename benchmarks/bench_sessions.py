@@ -24,6 +24,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -249,8 +250,7 @@ def main(argv=None) -> int:
     fasta = "".join(f">{k}\n{v}\n" for k, v in proteins.items())
     expected = {p.id: p.localization for p in predictor.predict(parse_text(fasta))}
     info = C.machine_info()
-    log = C.RESULTS / f"{NAME}-server.log"
-    C.RESULTS.mkdir(parents=True, exist_ok=True)
+    log = Path(tempfile.mkdtemp(prefix="protloc-bench-")) / "server.log"
     with serve(args.checkpoints, log) as (url, pid), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         context, page = open_session(browser, url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from benchmarks import _common as C
@@ -83,13 +84,12 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
     args.out.mkdir(parents=True, exist_ok=True)
-    with serve(args.checkpoints, args.out.parent / ".screenshots-server.log") as (url, _), \
-            sync_playwright() as pw:
+    log = Path(tempfile.mkdtemp(prefix="protloc-shots-")) / "server.log"
+    with serve(args.checkpoints, log) as (url, _), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         for size in SIZES:
             walk(browser, url, args.out, size)
         browser.close()
-    (args.out.parent / ".screenshots-server.log").unlink(missing_ok=True)
     print(f"screenshots in {args.out}")
     return 0
 
