@@ -85,12 +85,41 @@ def fold_table(m: Metrics) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"fold": str})
 
 
+VIEWS = ["Confusion matrix", "Per class", "Per fold", "Calibration (reliability)",
+         "By organism group"]
+
+
+def block_figures(m: Metrics, label: str) -> list:
+    """Every figure of one evaluation block, for the export."""
+    figs = []
+    if m.confusion_matrix is not None:
+        figs.append((f"{label}: confusion matrix", confusion_matrix_heatmap(
+            np.asarray(m.confusion_matrix.matrix), m.confusion_matrix.labels,
+            f"{label}: confusion matrix")))
+    if m.per_class:
+        rows = [{"class": c.name, **{k: getattr(c, k) for k in ("precision", "recall", "f1", "mcc")}}
+                for c in m.per_class]
+        figs.append((f"{label}: per class", per_class_bars(rows, title=f"{label}: per class")))
+    if m.calibration:
+        figs.append((f"{label}: reliability diagram", reliability_diagram(
+            [vars(b) for b in m.calibration.bins], m.calibration.ece,
+            f"{label}: reliability diagram")))
+    if m.by_group:
+        groups = {g: {k: getattr(v, k, None) for k in ("n", "accuracy", "macro_f1", "mcc")}
+                  for g, v in m.by_group.items()}
+        figs.append((f"{label}: by organism group",
+                     group_bars(groups, title=f"{label}: by organism group")))
+    return figs
+
+
 def evaluation_tabs(
     m: Metrics, prefix: str, figs: list, label: str, source: str = "results.json"
 ) -> None:
-    tabs = st.tabs(["Confusion matrix", "Per class", "Per fold", "Calibration (reliability)",
-                    "By organism group"])
-    with tabs[0]:
+    # One view at a time: only its chart is drawn (the page opens fast); presentation mode
+    # collects every figure for its one-per-screen selector.
+    view = st.radio("View", VIEWS, horizontal=True, key=f"{prefix}_view",
+                    label_visibility="collapsed")
+    if view == VIEWS[0] or presenting():
         if m.confusion_matrix is not None:
             names, matrix = m.confusion_matrix.labels, np.asarray(m.confusion_matrix.matrix)
             normalise = st.toggle(
@@ -107,7 +136,7 @@ def evaluation_tabs(
             )
         else:
             st.info(f"No confusion matrix in {source}.")
-    with tabs[1]:
+    if view == VIEWS[1] or presenting():
         if m.per_class:
             rows = [
                 {"class": c.name, **{k: getattr(c, k) for k in ("support", "precision", "recall", "f1", "mcc")}}
@@ -130,7 +159,7 @@ def evaluation_tabs(
             )
         else:
             st.info(f"No per-class metrics in {source}.")
-    with tabs[2]:
+    if view == VIEWS[2] or presenting():
         if m.per_fold:
             st.dataframe(
                 fold_table(m),
@@ -143,7 +172,7 @@ def evaluation_tabs(
             st.caption("SD is the population standard deviation over folds.")
         else:
             st.info(f"No per-fold figures in {source}.")
-    with tabs[3]:
+    if view == VIEWS[3] or presenting():
         if m.calibration:
             bins = [vars(b) for b in m.calibration.bins]
             fig = reliability_diagram(bins, m.calibration.ece, f"{label}: reliability diagram")
@@ -155,7 +184,7 @@ def evaluation_tabs(
             )
         else:
             st.info(f"No calibration figures in {source}.")
-    with tabs[4]:
+    if view == VIEWS[4] or presenting():
         if m.by_group:
             groups = {g: {k: getattr(v, k, None) for k in ("n", "accuracy", "macro_f1", "mcc")}
                       for g, v in m.by_group.items()}
@@ -272,6 +301,12 @@ else:
         source="the reference study's published results",
     )
 
+def export_figures() -> list:
+    figs = block_figures(results.all, "protloc") if results is not None and results.all else []
+    figs += [f for f in figures if f[0] == "Side by side"]
+    return figs + (block_figures(reference, "Reference study (random folds)") if reference else [])
+
+
 if SLIDES:
     with slide_area:
         names = [name for name, _, _ in SLIDES]
@@ -291,7 +326,7 @@ if figures:
         kept.clear()
         kept["view"] = export_key
     title = f"protloc cross-validation: {model.name if model else 'no model'}"
-    figures_button(lambda: figures_zip(figures, title, notes=notes), "protloc_cv_figures.zip",
-                   "cv", kept)
+    figures_button(lambda: figures_zip(export_figures(), title, notes=notes),
+                   "protloc_cv_figures.zip", "cv", kept)
     st.caption("Images: the camera icon above each chart saves it as PNG or SVG (sidebar), "
                "named for the chart.")

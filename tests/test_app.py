@@ -391,14 +391,25 @@ def test_cv_results_rendered_from_results_json(app, app_checkpoints):
         assert not app.exception and not app.error
         assert "0.830" in [m.value for m in app.metric]
         charts = app.get("plotly_chart")
-        assert len(charts) >= 6  # cm, per class, reliability, by group, side by side, ref
+        assert len(charts) == 3  # one view per block drawn: main cm, side by side, reference cm
         side = json.loads(next(c.proto.spec for c in charts if "Side by side" in c.proto.spec))
         names = [trace["name"] for trace in side["data"]]
         assert names == ["protloc", "DeepLocPro", "PSORTb 3.0.6"]  # the legend says protloc
         table = next(d.value for d in app.dataframe if "predictor" in d.value.columns)
         assert table["predictor"].tolist() == names
-        groups = next(c for c in charts if "by organism group" in c.proto.spec)
-        assert "(n = " in groups.proto.spec
+        app.radio(key="main_view").set_value("By organism group").run()
+        groups = [c for c in app.get("plotly_chart") if "by organism group" in c.proto.spec]
+        assert len(groups) == 1
+        assert "archaea<br>(n = 25)" in json.loads(groups[0].proto.spec)["data"][0]["x"]
+        app.button(key="cv_prepare").click().run()
+        assert "Figures for slides (ZIP, works offline)" in downloads(app)
+        import io
+        import zipfile
+
+        names = zipfile.ZipFile(io.BytesIO(app.session_state["cv_export"]["protloc_cv_figures.zip"])).namelist()
+        # every figure of the page, not only the views shown, and one plotly.js
+        assert "plotly.min.js" in names and any("protloc_by_organism_group" in n for n in names)
+        assert any("Side_by_side" in n for n in names) and len(names) >= 2 + 5
         app.sidebar.toggle(key="presentation").set_value(True).run()
         assert not app.exception
         assert app.selectbox(key="cv_slide").options[0].endswith("confusion matrix")
