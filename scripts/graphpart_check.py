@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Cross-partition check of a built dataset with GraphPart's criterion (NW identity, 'full').
 
-Usage: scripts/graphpart_check.py DATASET_DIR [--threads 2] [--random 2000] > report.md
+Usage: scripts/graphpart_check.py DATASET_DIR [--threads 2] [--random 2000] [--work DIR] > report.md
 Progress goes to stderr. Writes Markdown: the pairs at >= 0.30 under GraphPart's criterion
 (benchmark-benchmark = exempt), the project's own criterion (local identities / shorter length,
 from the same SWORD hits) for non-exempt pairs, and a random-pair estimate of what the local
@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import json
 import random
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
-from protloc.dataset.graphpart_check import (candidate_pairs, clean, nw_counts, nw_pairs,
-                                             sound_bound)
+from protloc.dataset.graphpart_check import (NWPair, candidate_pairs, clean, nw_counts,
+                                             nw_pairs, sound_bound)
 
 
 def log(msg: str) -> None:
@@ -35,17 +38,44 @@ def main() -> None:
     ap.add_argument("--max-candidates", type=int, default=1000)
     ap.add_argument("--random", type=int, default=2000, help="random cross-partition pairs to align")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--work", type=Path, default=None,
+                    help="folder for checkpoints (search candidates, NW chunks); a re-run resumes")
     args = ap.parse_args()
     t = args.threshold
     with open(args.dataset_dir / "dataset.tsv", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     log(f"{len(rows)} proteins")
+    opts = [t, args.max_evalue, args.max_alignments, args.max_candidates,
+            hashlib.sha256((args.dataset_dir / "dataset.tsv").read_bytes()).hexdigest()]
+    work = args.work
+    if work:
+        work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    cands = candidate_pairs(rows, t, args.threads, args.max_evalue, args.max_alignments,
-                            args.max_candidates, log)
+    cache = work / "candidates.json" if work else None
+    if cache and cache.exists() and json.loads(cache.read_text())["opts"] == opts:
+        cands = {(i, j): tuple(v) for i, j, *v in json.loads(cache.read_text())["pairs"]}
+        log(f"{len(cands)} candidate pairs from {cache}")
+    else:
+        cands = candidate_pairs(rows, t, args.threads, args.max_evalue, args.max_alignments,
+                                args.max_candidates, log)
+        if cache:
+            cache.write_text(json.dumps({"opts": opts, "pairs": [[i, j, *v] for (i, j), v
+                                                                 in sorted(cands.items())]}))
     t_search = time.time() - t0
-    todo = [k for k, (bound, _) in cands.items() if bound >= 0]
-    found = nw_pairs(rows, todo, t, log)
+    todo = sorted(k for k, (bound, _) in cands.items() if bound >= 0)
+    found = []
+    step = 5000 if work else max(len(todo), 1)
+    for c in range(0, len(todo), step):  # chunks, each saved when a work folder is given
+        done = work / f"nw_{c:07d}.json" if work else None
+        if done and done.exists():
+            found += [NWPair(**d) for d in json.loads(done.read_text())]
+            continue
+        part = nw_pairs(rows, todo[c:c + step], t, log, processes=args.threads)
+        log(f"NW chunk {c}: {min(c + step, len(todo))}/{len(todo)} pairs done")
+        if done:
+            done.write_text(json.dumps([asdict(p) for p in part]))
+        found += part
+    found.sort(key=lambda p: (-p.identity, p.a, p.b))
     t_nw = time.time() - t0 - t_search
     bench = {i for i, r in enumerate(rows) if r["in_benchmark"] == "True"}
     own = sorted(((k, v[1]) for k, v in cands.items() if v[1] >= t - 1e-9),

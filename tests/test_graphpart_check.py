@@ -83,6 +83,7 @@ def test_check_finds_cross_partition_pair_not_same_partition_pair():
     assert p.bench_a and not p.bench_b and not p.exempt
     assert p.identity == pytest.approx(graphpart_identity(rows[0]["sequence"], rows[1]["sequence"]))
     assert 0.5 < p.identity < 0.7  # 40% of positions mutated, a few back to chance identity
+    assert cross_partition_pairs_nw(rows, threshold=0.30, threads=2) == pairs  # 2 NW processes
     # Same pair reaches 0.30 when both sit in one partition: nothing to report.
     rows[1]["partition"] = 0
     assert cross_partition_pairs_nw(rows, threshold=0.30, threads=1) == []

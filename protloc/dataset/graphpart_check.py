@@ -39,6 +39,7 @@ high-identity alignment score low), so every candidate that passes is aligned.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -161,19 +162,28 @@ def candidate_pairs(table: list[Mapping], threshold: float, threads: int, max_ev
     return out
 
 
+def _nw_pair(ab: tuple[str, str]) -> tuple[int, int]:
+    return nw_counts(*ab)
+
+
 def nw_pairs(rows: list[Mapping], keys: Iterable[tuple[int, int]], threshold: float = 0.30,
-             log: Callable[[str], None] = lambda s: None) -> list[NWPair]:
+             log: Callable[[str], None] = lambda s: None, processes: int = 1) -> list[NWPair]:
     """Align each row-index pair; those with GraphPart identity >= threshold, highest first."""
     todo = sorted(keys)
+    jobs = ((rows[i]["sequence"], rows[j]["sequence"]) for i, j in todo)
+    pool = multiprocessing.get_context("fork").Pool(processes) if processes > 1 else None
+    counts = pool.imap(_nw_pair, jobs, chunksize=64) if pool else map(_nw_pair, jobs)
     found = []
-    for n, (i, j) in enumerate(todo):
-        ident, length = nw_counts(rows[i]["sequence"], rows[j]["sequence"])
+    for n, ((i, j), (ident, length)) in enumerate(zip(todo, counts)):
         if length and ident >= threshold * length - 1e-9:
             a, b = rows[i], rows[j]
             found.append(NWPair(a["id"], b["id"], str(a["partition"]), str(b["partition"]), ident,
                                 length, _is_true(a["in_benchmark"]), _is_true(b["in_benchmark"])))
-        if (n + 1) % 2000 == 0:
+        if (n + 1) % 5000 == 0:
             log(f"NW: {n + 1}/{len(todo)} aligned, {len(found)} at >= {threshold}")
+    if pool:
+        pool.close()
+        pool.join()
     log(f"NW: {len(todo)} aligned, {len(found)} at >= {threshold}")
     return sorted(found, key=lambda p: (-p.identity, p.a, p.b))
 
@@ -188,4 +198,5 @@ def cross_partition_pairs_nw(table: Iterable[Mapping], threshold: float = 0.30, 
     """
     rows = list(table)
     cands = candidate_pairs(rows, threshold, threads, max_evalue, max_alignments, max_candidates, log)
-    return nw_pairs(rows, [k for k, (bound, _) in cands.items() if bound >= 0], threshold, log)
+    keys = [k for k, (bound, _) in cands.items() if bound >= 0]
+    return nw_pairs(rows, keys, threshold, log, processes=threads)
