@@ -15,12 +15,12 @@ trace back different ones (identity can differ by a residue or two); identity is
 to 0.1%; letters outside BLOSUM62's alphabet (U, O, ...) are read as X. GraphPart counts a
 pair as linking partitions when ``1 - identity < 1 - threshold`` (identity strictly above
 the threshold); here a pair is reported when identity >= threshold (it *reaches* it), and
-``strict`` says whether it is also above it.
+the report says how many are also above it.
 
 Candidates. All-against-all NW (135 M pairs) is too slow, so each partition is searched
-against the other four with SWORD (``pyswrd``, Smith-Waterman, BLOSUM62), and a local hit is
-kept for NW only if it passes these bounds, where ``m`` is its number of identical columns,
-``la``/``lb`` the lengths and ``fa``/``fb`` the residues outside the hit on each side:
+against the other four with SWORD (``pyswrd``, Smith-Waterman, BLOSUM62, gaps 11/1), and a
+local hit is aligned with NW only if it passes these bounds, where ``m`` is its number of
+identical columns and ``la``/``lb`` the lengths:
 
 * sound for any alignment: the alignment has at least ``max(la, lb)`` columns (every residue of
   both sequences is in a column) and at most ``min(la, lb)`` identities, nor more than the
@@ -30,7 +30,7 @@ kept for NW only if it passes these bounds, where ``m`` is its number of identic
   ``min(left_a, left_b)``, right of it ``min(right_a, right_b)``, so identity >= t needs
   ``m + min(left_a, left_b) + min(right_a, right_b) >= t * max(la, lb)``.
 
-The second bound assumes the NW alignment keeps the SW core (it does for homologs; it need not
+The second bound assumes the NW alignment keeps the SW core (usual for homologs; not guaranteed
 for chance alignments of unrelated proteins), and the search itself may miss pairs (E-value
 and candidate limits); ``scripts/graphpart_check.py`` measures the miss rate on random pairs.
 There is no sound bound on identities from the NW score alone (internal gaps can make a
