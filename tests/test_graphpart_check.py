@@ -87,3 +87,22 @@ def test_check_finds_cross_partition_pair_not_same_partition_pair():
     # Same pair reaches 0.30 when both sit in one partition: nothing to report.
     rows[1]["partition"] = 0
     assert cross_partition_pairs_nw(rows, threshold=0.30, threads=1) == []
+
+
+@pytest.mark.skipif(__import__("shutil").which("needle") is None, reason="EMBOSS needle not installed")
+def test_matches_emboss_needle(tmp_path):
+    import re
+    import subprocess
+
+    rng = random.Random(3)
+    aa = "ACDEFGHIKLMNPQRSTVWY"
+    a = "".join(rng.choice(aa) for _ in range(120))
+    b = "MKT" + _mutate(rng, a[10:100], 0.5) + "GGSW"
+    (tmp_path / "a.fa").write_text(f">a\n{a}\n")
+    (tmp_path / "b.fa").write_text(f">b\n{b}\n")
+    out = subprocess.run(["needle", "-auto", "-stdout", "-gapopen", "10", "-gapextend", "0.5",
+                          "-datafile", "EBLOSUM62", "-asequence", str(tmp_path / "a.fa"),
+                          "-bsequence", str(tmp_path / "b.fa")],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"# Identity:\s+(\d+)/(\d+)", out)
+    assert nw_counts(a, b) == (int(m[1]), int(m[2]))
