@@ -105,7 +105,7 @@ def train_experiment(
     config = load_config(config_path)
     table = load_dataset(data_dir, config.get("sources"))
     specs = [make_embedder(s).spec() for s in config["embedders"]]
-    data = embed_table(table, specs, cache_dir, log)
+    data = None if _all_done(out, folds, config) else embed_table(table, specs, cache_dir, log)
     model_cfg = FusionConfig.from_dict(
         {**config["model"], "input_dims": [make_embedder(s).dim for s in specs]}
     )
@@ -126,6 +126,13 @@ def train_experiment(
         _add_boosting(config["boosting"] or {}, data, ids, partitions, out, folds, trainable,
                       train_cfg, log)
     return out
+
+
+def _all_done(out: Path, folds: Sequence[int], config: dict[str, Any]) -> bool:
+    """Every requested fold (and its boosting member) already trained: the run only assembles
+    the checkpoint set, so the embeddings need not be loaded."""
+    names = ["done.json"] + (["boost_heldout.csv"] if config.get("boosting") is not None else [])
+    return all((out / "runs" / f"fold_{k}" / name).exists() for k in folds for name in names)
 
 
 def _write_reference_set(table: pd.DataFrame, out: Path) -> None:

@@ -49,13 +49,15 @@ def train_boosting(
 
     from .training import fold_split
 
-    x = pooled_matrix(data.streams, data.groups)
-    unknown = x.shape[1] - len(GROUPS)  # first group column: "unknown"
+    x = None
     for k in folds:
         fold_dir = out_dir / "runs" / f"fold_{k}"
         if (fold_dir / "boost_heldout.csv").exists():
             log(f"boosting fold {k}: already trained, skipping")
             continue
+        if x is None:
+            x = pooled_matrix(data.streams, data.groups)
+        unknown = x.shape[1] - len(GROUPS)  # first group column: "unknown"
         train, val, test = fold_split(partitions, k, trainable)
         x_train = x[train].copy()
         hide = np.random.default_rng([seed, k]).random(len(train)) < group_dropout

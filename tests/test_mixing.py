@@ -36,6 +36,14 @@ def mixed_checkpoint(tmp_path_factory):
                  "--out", str(root / "ckpt"), "--cache", str(root / "cache")],
                 stdout=io.StringIO(), stderr=err)
     assert code == 0, err.getvalue()
+    manifest = (root / "ckpt" / "manifest.json").read_text()
+    # a re-run with every fold trained only reassembles the set (no embedding, same manifest)
+    code = main(["train", "--data", str(data), "--config", str(root / "c.yaml"),
+                 "--out", str(root / "ckpt"), "--cache", str(root / "missing-cache")],
+                stdout=io.StringIO(), stderr=err)
+    assert code == 0, err.getvalue()
+    assert not (root / "missing-cache").exists()
+    assert (root / "ckpt" / "manifest.json").read_text() == manifest
     return root / "ckpt"
 
 
