@@ -65,3 +65,15 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     )
     assert code == 0, err.getvalue()
     return root / "ckpt"
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Streamlit's AppTest runs app.py as ``__main__`` and can leave it there; Dask's worker
+    processes (spawned) would then re-run app.py on start. Put the real ``__main__`` back."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
