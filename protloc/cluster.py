@@ -1,5 +1,9 @@
 """``protloc predict`` on a Dask cluster: sharded, resumable, same answers as one process.
 
+(Longer than the project's ~500-line guide on purpose: sharding, the worker-side model cache,
+the shard task and the merge share one on-disk protocol — shard keys, Parquet columns, the
+merge record — and are easier to keep consistent read together.)
+
 The driver (the ``protloc predict`` process) streams the FASTA file (plain or gzip; it is never
 held in memory whole), gives every record the ID that :func:`protloc.sequences.parse_text`
 would give it (duplicates renamed ``ID_2``...), and cuts the records into shards of about
