@@ -197,7 +197,7 @@ def show_trust() -> None:
         "this model has no measured reliability yet (no calibration figures in its "
         "results.json), so take the percentage as the model's own estimate."
     ))
-    st.page_link("pages/cv_results.py", label="See the reliability curve (CV results)",
+    st.page_link("pages/cv_results.py", label="Reliability curve",
                  icon=":material/show_chart:")
     agree = (f"All {folds} fold models predict {pred.localization}" if votes == folds
              else f"{votes} of {folds} fold models predict {pred.localization}")
