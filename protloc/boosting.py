@@ -41,22 +41,32 @@ def pooled_matrix(proteins: Sequence[Sequence[np.ndarray]], groups: Sequence[int
     return np.stack([pooled_features(s, int(g)) for s, g in zip(proteins, groups)])
 
 
-def fit(x_train, y_train, x_val, y_val, n_classes: int, seed: int = 0, **params: Any):
+def fit(x_train, y_train, x_val, y_val, n_classes: int, seed: int = 0, select: str = "log_loss",
+        **params: Any):
     """Boosting with class-balanced sample weights; the number of trees is chosen on the
-    validation fold (its log-loss), so the test fold plays no part."""
+    validation fold, so the test fold plays no part: the fewest trees with the least
+    validation log-loss (``select="log_loss"``) or the best validation MCC (``"mcc"``: the
+    log-loss optimum comes long before the classification one; the mix temperature, fitted
+    afterwards on validation folds, corrects the confidence)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import matthews_corrcoef
     from sklearn.utils.class_weight import compute_sample_weight
 
+    if select not in ("log_loss", "mcc"):
+        raise ValueError(f"select must be 'log_loss' or 'mcc', not {select!r}")
     settings = dict(learning_rate=0.08, max_iter=400, max_leaf_nodes=31, min_samples_leaf=20,
                     l2_regularization=1.0, max_features=0.3, random_state=seed)
     settings.update(params)
     model = HistGradientBoostingClassifier(early_stopping=False, **settings)
     model.fit(x_train, y_train, sample_weight=compute_sample_weight("balanced", y_train))
-    best, best_loss = 0, np.inf
+    best, best_score = 0, -np.inf
     for i, proba in enumerate(model.staged_predict_proba(x_val)):
-        loss = -np.mean(np.log(np.clip(proba[np.arange(len(y_val)), y_val], 1e-12, None)))
-        if loss < best_loss:
-            best, best_loss = i + 1, loss
+        if select == "mcc":
+            score = matthews_corrcoef(y_val, proba.argmax(1))
+        else:
+            score = np.mean(np.log(np.clip(proba[np.arange(len(y_val)), y_val], 1e-12, None)))
+        if score > best_score:
+            best, best_score = i + 1, score
     model._predictors = model._predictors[:best]  # keep the validation-chosen number of trees
     if model.classes_.tolist() != list(range(n_classes)):
         raise ValueError("every class must be present in the training fold")

@@ -71,9 +71,13 @@ class Manifest:
     # Optional gradient-boosting member (protloc.mixing): {"weight", "temperature", "folds":
     # {test fold: file}}; empty for fusion-only sets.
     boosting: dict[str, Any] = field(default_factory=dict)
+    # Optional homology votes (protloc.homology_mix): {"weight", "sources", ...}; empty: none.
+    homology: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         extra = {"boosting": self.boosting} if self.boosting else {}
+        if self.homology:
+            extra["homology"] = self.homology
         return {
             "format": FORMAT_VERSION,
             "name": self.name,
@@ -106,6 +110,7 @@ class Manifest:
             data=dict(data.get("data", {})),
             metrics=dict(data.get("metrics", {})),
             boosting=dict(data.get("boosting", {})),
+            homology=dict(data.get("homology", {})),
         )
 
 

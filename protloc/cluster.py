@@ -250,12 +250,13 @@ class Job:
     cache: str | None = None
     threads: int | None = None  # torch threads per worker process; None: torch's default
     allow_external_weights: bool = False
+    homology: bool = True  # the checkpoint's homology vote, when it has one (--no-homology)
     fingerprint: str = ""  # hash of the model files and the options that change results
 
     def with_fingerprint(self) -> "Job":
         options = {"model": model_fingerprint(self.model), "device": self.device,
                    "group": self.group, "attention": self.attention,
-                   "protloc": __version__, "shard_format": SHARD_FORMAT}
+                   "homology": self.homology, "protloc": __version__, "shard_format": SHARD_FORMAT}
         digest = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()
         return Job(**{**asdict(self), "fingerprint": digest})
 
@@ -292,7 +293,7 @@ def worker_predictor(job: Job):
     """The checkpoint set, loaded once per worker process and kept for every later task."""
     from .predictor import EnsemblePredictor
 
-    key = (job.model, job.device, job.cache, job.threads)
+    key = (job.model, job.device, job.cache, job.threads, job.homology)
     with _LOAD_LOCK:
         if key not in _PREDICTORS:
             if job.threads:
@@ -303,6 +304,7 @@ def worker_predictor(job: Job):
             extra = {"allow_external_weights": True} if job.allow_external_weights else {}
             _PREDICTORS[key] = EnsemblePredictor.from_dir(
                 job.model, device=_worker_device(job.device), cache_dir=job.cache, **extra)
+            _PREDICTORS[key].use_homology &= job.homology
             LOADS[job.model] += 1
         return _PREDICTORS[key]
 
@@ -772,6 +774,7 @@ def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
                   device=args.device, group=canonical_group(args.group),
                   attention=args.attention, threads=threads,
                   allow_external_weights=getattr(args, "allow_external_weights", False),
+                  homology=not getattr(args, "no_homology", False),
                   cache=str(args.cache.resolve()) if args.cache else None).with_fingerprint()
         bar = tqdm(total=count_records(args.fasta), unit=" proteins", file=stderr,
                    mininterval=1.0)

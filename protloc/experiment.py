@@ -123,8 +123,16 @@ def train_experiment(
     if config.get("reference_set"):
         _write_reference_set(table, out)
     if config.get("boosting") is not None:
-        _add_boosting(config["boosting"] or {}, data, ids, partitions, out, folds, trainable,
-                      train_cfg, log)
+        settings = dict(config["boosting"] or {})
+        calibrate_on = settings.pop("calibrate_on", None)
+        calibration = None if calibrate_on is None else (
+            _calibration_ids(table, calibrate_on), "validation proteins from " + ", ".join(calibrate_on))
+        assembled = _add_boosting(settings, data, ids, partitions, out, folds, trainable,
+                                  train_cfg, log, calibration)
+        if assembled and config.get("homology") is not None:
+            _add_homology(config["homology"] or {}, table, out, log)
+    elif config.get("homology") is not None:
+        raise UserError("homology mixing is fitted on the boosting mix: add a boosting section")
     return out
 
 
@@ -144,7 +152,15 @@ def _write_reference_set(table: pd.DataFrame, out: Path) -> None:
                     rows["sequence"])
 
 
-def _add_boosting(settings, data, ids, partitions, out, folds, trainable, train_cfg, log):
+def _calibration_ids(table: pd.DataFrame, sources: list[str]) -> set[str]:
+    unknown = sorted(set(sources) - set(table["source"]))
+    if unknown:
+        raise UserError(f"boosting.calibrate_on names sources not in the dataset: {unknown}")
+    return set(table.loc[table["source"].isin(sources), "id"])
+
+
+def _add_boosting(settings, data, ids, partitions, out, folds, trainable, train_cfg, log,
+                  calibration=None):
     """The gradient-boosting member (protloc.mixing): trees for the folds trained here; the
     mixing weight and temperature once every fold has its trees."""
     from .checkpoint import read_manifest, write_manifest
@@ -156,7 +172,23 @@ def _add_boosting(settings, data, ids, partitions, out, folds, trainable, train_
     if all((out / "runs" / f"fold_{k}" / "boost_heldout.csv").exists() for k in all_folds) and \
             (out / "manifest.json").exists() and len(folds) == 5:
         manifest = read_manifest(out)
-        manifest.boosting = choose_mix(out, all_folds)
+        manifest.boosting = choose_mix(out, all_folds, *(calibration or (None, "")))
         write_manifest(out, manifest)
         log(f"boosting weight {manifest.boosting['weight']}, "
             f"mix temperature {manifest.boosting['temperature']} (validation folds)")
+        return True
+    return False
+
+
+def _add_homology(settings: dict[str, Any], table: pd.DataFrame, out: Path, log) -> None:
+    """Homology votes (protloc.homology_mix): weight chosen on validation folds, searches in each
+    fold model's own training folds; needs the shipped reference set."""
+    from .checkpoint import read_manifest, write_manifest
+    from .homology_mix import add_homology
+    from .neighbours import REFERENCE_FILE
+
+    if not (out / REFERENCE_FILE).is_file():
+        raise UserError("homology mixing needs the reference set: set reference_set: true")
+    manifest = read_manifest(out)
+    manifest.homology = add_homology(out, table, threads=int(settings.get("threads", 1)), log=log)
+    write_manifest(out, manifest)

@@ -90,6 +90,16 @@ def validate_manifest_data(data: Any) -> None:
     _check_folds(_require(data, "folds"))
     if data.get("boosting"):
         _check_boosting(data["boosting"])
+    if data.get("homology"):
+        _check_homology(data["homology"])
+
+
+def _check_homology(homology: Any) -> None:
+    if not isinstance(homology, dict):
+        raise _malformed("homology", "must be an object")
+    weight = homology.get("weight")
+    if not _is_number(weight) or not (math.isfinite(weight) and weight >= 0):
+        raise _malformed("homology.weight", f"is {weight!r}; it must be a number >= 0")
 
 
 def _check_boosting(boosting: Any) -> None:
@@ -104,6 +114,13 @@ def _check_boosting(boosting: Any) -> None:
     files = boosting.get("folds")
     if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
         raise _malformed("boosting.folds", "must map test folds to file names")
+    per_fold = boosting.get("temperatures", {})
+    if not isinstance(per_fold, dict):
+        raise _malformed("boosting.temperatures", "must map test folds to temperatures")
+    for fold, value in per_fold.items():
+        if not _is_number(value) or not (math.isfinite(value) and value > 0):
+            raise _malformed(f"boosting.temperatures.{fold}",
+                             f"is {value!r}; it must be a finite number above 0")
 
 
 def _check_embedders(embedders: Any) -> None:

@@ -5,7 +5,11 @@ models. Everything here is fitted on validation folds:
    their number chosen on validation fold k+1 (:func:`protloc.boosting.fit`);
 2. the weight ``w`` of boosting in ``(1 - w) * fusion + w * boosting`` is the one, on a grid,
    with the best MCC over every fold model's validation predictions (``validation.csv``);
-3. one temperature for the mix, ``p ∝ mix^(1/T)``, minimises the validation log-loss.
+3. one temperature for the mix, ``p ∝ mix^(1/T)``, minimises the validation log-loss; or,
+   when calibration proteins are named (``boosting: {calibrate_on: [source, ...]}`` in the
+   config), one temperature per fold model, fitted on the named proteins of that model's own
+   validation fold only (cross-fitted: no protein's label sets the temperature of the model
+   that predicts it as a test protein).
 
 The test folds are predicted once, at the end, with what was chosen; they choose nothing.
 """
@@ -23,6 +27,7 @@ from .boosting import fit, pooled_matrix, predict_raw, tree_arrays
 from .classes import CLASSES, COLUMN_NAMES, GROUPS
 
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
+MIN_CALIBRATION = 20  # proteins per fold below which a per-fold temperature is noise
 PROBS = [COLUMN_NAMES[c] for c in CLASSES]
 
 
@@ -84,10 +89,15 @@ def _table(ids, partition, labels, probs, model_fold) -> pd.DataFrame:
     return table
 
 
-def choose_mix(out_dir: Path, folds: Sequence[int]) -> dict[str, Any]:
+def choose_mix(
+    out_dir: Path, folds: Sequence[int], calibration_ids: set[str] | None = None,
+    calibrated_on: str = "", min_proteins: int = MIN_CALIBRATION,
+) -> dict[str, Any]:
     """Weight and temperature on the validation predictions; writes the mixed heldout.csv
-    (the fusion-only one is kept as heldout_fusion.csv) and returns the manifest entry."""
-    from sklearn.metrics import log_loss, matthews_corrcoef
+    (the fusion-only one is kept as heldout_fusion.csv) and returns the manifest entry.
+    With ``calibration_ids``, each fold model gets its own temperature, fitted on those of its
+    validation proteins (``calibrated_on`` says which, for the manifest)."""
+    from sklearn.metrics import matthews_corrcoef
 
     runs = out_dir / "runs"
     fusion_val = pd.concat(pd.read_csv(runs / f"fold_{k}" / "val.csv").assign(model_fold=k)
@@ -98,14 +108,25 @@ def choose_mix(out_dir: Path, folds: Sequence[int]) -> dict[str, Any]:
     pf, pb = fusion_val[PROBS].to_numpy(), boost_val[PROBS].to_numpy()
     scores = {w: matthews_corrcoef(y, mix(pf, pb, w).argmax(1)) for w in WEIGHTS}
     weight = max(WEIGHTS, key=lambda w: (round(scores[w], 4), -w))
-    grid = np.exp(np.linspace(np.log(0.3), np.log(3.0), 61))
-    temperature = float(min(grid, key=lambda t: log_loss(y, mix(pf, pb, weight, t),
-                                                         labels=range(len(CLASSES)))))
+    temperature = _temperature(y, pf, pb, weight)
+    temperatures = {k: temperature for k in folds}
+    if calibration_ids is not None:
+        for k in folds:
+            pick = ((fusion_val["model_fold"] == k) & fusion_val["id"].isin(calibration_ids)).to_numpy()
+            if pick.sum() < min_proteins:
+                raise ValueError(f"fold {k}: only {pick.sum()} calibration proteins in its "
+                                 f"validation fold (at least {min_proteins} needed)")
+            temperatures[k] = _temperature(y[pick], pf[pick], pb[pick], weight)
+    for k in folds:  # each fold model's validation predictions as the ensemble mixes them
+        pick = (fusion_val["model_fold"] == k).to_numpy()
+        probs = mix(pf[pick], pb[pick], weight, temperatures[k])
+        _table(fusion_val["id"][pick], (k + 1) % 5, y[pick], probs, k).to_csv(
+            runs / f"fold_{k}" / "val_mixed.csv", index=False, float_format="%.5f")
     heldout = []
     for k in folds:
         fusion = pd.read_csv(runs / f"fold_{k}" / "heldout.csv")
         boost = pd.read_csv(runs / f"fold_{k}" / "boost_heldout.csv")
-        probs = mix(fusion[PROBS].to_numpy(), boost[PROBS].to_numpy(), weight, temperature)
+        probs = mix(fusion[PROBS].to_numpy(), boost[PROBS].to_numpy(), weight, temperatures[k])
         y_test = np.array([CLASSES.index(c) for c in fusion["label"]])
         heldout.append(_table(fusion["id"], k, y_test, probs, k).drop(columns="model_fold"))
     if (out_dir / "heldout.csv").exists():
@@ -114,5 +135,22 @@ def choose_mix(out_dir: Path, folds: Sequence[int]) -> dict[str, Any]:
     entry = {"weight": weight, "temperature": round(temperature, 4),
              "folds": {str(k): f"boost_fold_{k}.safetensors" for k in folds},
              "validation_mcc_by_weight": {str(w): round(s, 4) for w, s in scores.items()}}
+    if calibration_ids is not None:
+        entry["temperatures"] = {str(k): round(t, 4) for k, t in temperatures.items()}
+        entry["calibrated_on"] = calibrated_on
     (runs / "mix.json").write_text(json.dumps(entry, indent=2))
     return entry
+
+
+def _temperature(y: np.ndarray, fusion: np.ndarray, boosting: np.ndarray, weight: float) -> float:
+    """The temperature on a log grid (0.3-3) with the least log-loss of the mix."""
+    from sklearn.metrics import log_loss
+
+    grid = np.exp(np.linspace(np.log(0.3), np.log(3.0), 61))
+    return float(min(grid, key=lambda t: log_loss(y, mix(fusion, boosting, weight, t),
+                                                  labels=range(len(CLASSES)))))
+
+
+def fold_temperature(setting: dict[str, Any], test_fold: int) -> float:
+    """The mix temperature of one fold model: its own when calibrated per fold."""
+    return float(setting.get("temperatures", {}).get(str(test_fold), setting.get("temperature", 1.0)))

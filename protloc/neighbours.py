@@ -2,10 +2,10 @@
 checkpoint (``reference.fasta.gz``), found by SWORD's heuristic filter and Smith-Waterman
 alignment (``pyswrd``, installed from PyPI; no system BLAST).
 
-Shown as evidence, not mixed into the probabilities: in homology-partitioned cross-validation no
-test protein has a training homolog at >= 30 % identity, so there is nothing on which to measure
-that mixing helps (see docs/model_card.md). Identity here is pyswrd's: identical positions over
-the alignment's length (local alignment); coverage is the share of the query aligned.
+The top hit may also vote in the probabilities (:func:`vote`), with a weight chosen on
+validation folds in cross-validation (:mod:`protloc.homology_mix`; the manifest's
+``homology.weight``, 0 or absent: evidence only). Identity here is pyswrd's: identical positions
+over the alignment's length (local alignment); coverage is the share of the query aligned.
 
 The reference set holds only proteins from sources whose licences allow redistribution
 (:data:`REDISTRIBUTABLE`): PSORTb 3.0's database (GPL-2+), LocTree3's Swiss-Prot set (GPL-3.0)
@@ -18,6 +18,8 @@ import gzip
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
+
+import numpy as np
 
 REFERENCE_FILE = "reference.fasta.gz"
 REDISTRIBUTABLE = ("psortb", "loctree3", "deepsece")
@@ -95,3 +97,16 @@ def nearest(
     for row in found:
         row.sort(key=lambda nb: nb.evalue)
     return found
+
+
+def vote(probs: np.ndarray, top: Sequence[Neighbour | None], weight: float) -> np.ndarray:
+    """Each row's top hit adds ``weight * identity`` to its label's probability, renormalised;
+    rows without a hit (None) and ``weight == 0`` leave the probabilities as they are."""
+    from .classes import class_index
+
+    out = np.array(probs, dtype=float, copy=True)
+    for i, hit in enumerate(top):
+        if hit is not None and weight > 0:
+            out[i, class_index(hit.label)] += weight * hit.identity
+            out[i] /= out[i].sum()
+    return out

@@ -23,8 +23,9 @@ from .embedders import pick_device
 from .embedders.base import Embedder
 from .embedders.cache import CachedEmbedder, EmbeddingCache
 from .errors import UserError
-from .mixing import mix, softmax
+from .mixing import fold_temperature, mix, softmax
 from .model import FusionModel, pad_batch
+from .neighbours import vote
 from .sequences import SequenceRecord
 
 #: Default checkpoint set shipped with the package source tree.
@@ -103,6 +104,9 @@ class EnsemblePredictor:
         self.directory: Path | None = None  # set by from_dir; where reference.fasta.gz lies
         self._reference = None
         self.temperatures = [f.temperature for f in manifest.folds]
+        # Homology votes from the shipped reference set (protloc.homology_mix), when the
+        # checkpoint's cross-validation chose a weight above 0; set False to leave them out.
+        self.use_homology = bool(manifest.homology.get("weight"))
         self.device = torch.device(device)
         for model in models:
             model.to(self.device)
@@ -142,8 +146,8 @@ class EnsemblePredictor:
 
     def neighbours(self, sequences: Sequence[str], n: int = 5) -> list[list] | None:
         """Nearest labelled proteins of each sequence in the checkpoint's shipped reference set
-        (protloc.neighbours), or None when the checkpoint has none. Evidence only: it does not
-        change the probabilities."""
+        (protloc.neighbours), or None when the checkpoint has none. The top hit also votes in
+        the probabilities when the manifest's homology weight is above 0."""
         from .neighbours import REFERENCE_FILE, nearest, read_reference
 
         if self.directory is None or not (self.directory / REFERENCE_FILE).is_file():
@@ -189,6 +193,10 @@ class EnsemblePredictor:
         pooled = None
         if any(b is not None for b in self.boosters):
             pooled = pooled_matrix(list(zip(*per_stream)), [group_index(group)] * len(records))
+        top = None
+        if self.use_homology:
+            found = self.neighbours(sequences, n=1)
+            top = None if found is None else [hits[0] if hits else None for hits in found]
         fold_probs, fold_attention = [], []
         for model, temperature, fold, booster in zip(
             self.models, self.temperatures, self.manifest.folds, self.boosters
@@ -198,7 +206,9 @@ class EnsemblePredictor:
             if booster is not None:
                 setting = self.manifest.boosting
                 probs = mix(probs, softmax(predict_raw(booster, pooled)), setting["weight"],
-                            setting.get("temperature", 1.0))
+                            fold_temperature(setting, fold.test_fold))
+            if top is not None:
+                probs = vote(probs, top, self.manifest.homology["weight"])
             check_finite_probabilities(probs, fold, [r.id for r in records])
             fold_probs.append(apply_group_rule(probs, group))
             fold_attention.append(weights.float().cpu().numpy())

@@ -47,3 +47,19 @@ def test_pooled_features_layout():
     assert v[-4:].tolist() == [0, 0, 1, 0]
     with pytest.raises(IndexError):
         pooled_features([a], group=7)
+
+
+def test_trees_can_be_chosen_by_validation_mcc():
+    rng = np.random.default_rng(2)
+    x, y = _data(400, rng)
+    xv, yv = _data(200, rng)
+    from sklearn.metrics import matthews_corrcoef
+
+    full = fit(x, y, xv, yv, n_classes=3, max_iter=40, select="mcc")
+    # no shorter or longer prefix of the same trees does better on the validation fold
+    chosen = matthews_corrcoef(yv, full.predict(xv))
+    longer = fit(x, y, xv, yv, n_classes=3, max_iter=40, select="log_loss")
+    for proba in longer.staged_predict_proba(xv):
+        assert matthews_corrcoef(yv, proba.argmax(1)) <= chosen + 1e-12
+    with pytest.raises(ValueError, match="select"):
+        fit(x, y, xv, yv, n_classes=3, max_iter=5, select="auc")

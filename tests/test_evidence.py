@@ -21,9 +21,9 @@ def _example(short):
 
 
 def test_tmhmm_finds_the_helices_of_lacy():
-    # TMHMM 2.0's Viterbi path (pyTMHMM decodes with Viterbi, not TMHMM's 1-best algorithm):
-    # 11 helices on LacY, whose crystal structure has 12 (two of them are merged by the path
-    # and show in the posteriors); no helix in the soluble GroEL.
+    # TMHMM 2.0's Viterbi path: 11 helices on LacY, whose crystal structure has 12 (two of them
+    # are merged by the path and show in the posteriors); TMHMM's own 1-best decoding of the
+    # same model file also gives 11 (scripts/tmhmm_one_best.py). No helix in the soluble GroEL.
     lacy = tmhmm(_example("LacY").sequence)
     assert len(lacy.helices) == 11
     assert lacy.posteriors.shape == (len(_example("LacY").sequence), 3)

@@ -88,3 +88,40 @@ def test_predictor_uses_the_boosting_member(mixed_checkpoint):
     np.testing.assert_allclose(with_boost.sum(), 1.0, atol=1e-6)
     if predictor.manifest.boosting["weight"] > 0 or predictor.manifest.boosting["temperature"] != 1:
         assert not np.allclose(with_boost, fusion_only)
+
+
+def test_per_fold_temperatures_come_from_each_models_own_validation_fold(mixed_checkpoint, tmp_path):
+    import shutil
+
+    copy = tmp_path / "ckpt"
+    shutil.copytree(mixed_checkpoint, copy)
+    ids = set(pd.read_csv(copy / "heldout.csv")["id"])
+    chosen = choose_mix(copy, range(5), calibration_ids=ids, calibrated_on="all", min_proteins=1)
+    assert sorted(chosen["temperatures"]) == ["0", "1", "2", "3", "4"]
+    assert chosen["calibrated_on"] == "all"
+    # make fold 2's validation predictions overconfident and wrong: only fold 2's temperature moves
+    path = copy / "runs" / "fold_2" / "val.csv"
+    table = pd.read_csv(path)
+    table[PROBS] = np.roll(np.eye(6)[np.argmax(table[PROBS].to_numpy(), 1)] * 0.98 + 0.02 / 6, 1, axis=1)
+    table.to_csv(path, index=False)
+    again = choose_mix(copy, range(5), calibration_ids=ids, calibrated_on="all", min_proteins=1)
+    for k in ("0", "1", "3", "4"):
+        if again["weight"] == chosen["weight"]:
+            assert again["temperatures"][k] == chosen["temperatures"][k]
+    assert again["temperatures"]["2"] != chosen["temperatures"]["2"]
+    # the test predictions of each fold use that fold's temperature
+    mixed = pd.read_csv(copy / "heldout.csv")
+    fusion = pd.read_csv(copy / "runs" / "fold_0" / "heldout.csv")
+    boost = pd.read_csv(copy / "runs" / "fold_0" / "boost_heldout.csv")
+    expected = mix(fusion[PROBS].to_numpy(), boost[PROBS].to_numpy(), again["weight"],
+                   again["temperatures"]["0"])
+    np.testing.assert_allclose(mixed[mixed["partition"] == 0][PROBS].to_numpy(), expected, atol=2e-4)
+
+
+def test_too_few_calibration_proteins_is_a_clear_error(mixed_checkpoint, tmp_path):
+    import shutil
+
+    copy = tmp_path / "ckpt"
+    shutil.copytree(mixed_checkpoint, copy)
+    with pytest.raises(ValueError, match="calibration proteins"):
+        choose_mix(copy, range(5), calibration_ids=set(), calibrated_on="none")
