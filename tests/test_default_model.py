@@ -40,6 +40,10 @@ def test_default_set_is_a_five_fold_offline_ensemble():
     assert not any("weights_path" in e or "local_path" in e for e in manifest.embedders)
     assert manifest.model_config.n_groups == 4
     assert sorted(manifest.boosting["folds"]) == ["0", "1", "2", "3", "4"]
+    # per-fold mix temperatures (cross-fitted on validation folds) and the homology vote's weight
+    assert sorted(manifest.boosting["temperatures"]) == ["0", "1", "2", "3", "4"]
+    assert manifest.homology["weight"] in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+    assert (DEFAULT_CHECKPOINT / "reference.fasta.gz").is_file()
     assert manifest.data["proteins"] == 16428
 
 
