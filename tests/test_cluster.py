@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -324,7 +325,15 @@ def test_interrupted_run_resumes_without_recomputing_finished_shards(
     with pytest.raises(KeyboardInterrupt):
         cluster.predict_on_cluster(client, fasta, tmp_path, job, "csv", 800, interrupt_after_two)
     assert not (tmp_path / "results.csv").exists()
-    done = {p.stem: p.stat().st_mtime_ns for p in (tmp_path / "shards").glob("*.parquet")}
+    # a cancelled task that was already running still finishes in its worker thread (Dask
+    # cannot stop it) and writes its shard: wait until the shard folder has been still for 3 s,
+    # so that "done" is every shard the interrupted run left behind
+    done, still_since, deadline = None, time.monotonic(), time.monotonic() + 60
+    while time.monotonic() - still_since < 3 and time.monotonic() < deadline:
+        now = {p.stem: p.stat().st_mtime_ns for p in (tmp_path / "shards").glob("*.parquet")}
+        if now != done:
+            done, still_since = now, time.monotonic()
+        time.sleep(0.2)
     assert len(done) >= 2
     summary = cluster.predict_on_cluster(client, fasta, tmp_path, job, "csv", 800)
     assert set(summary.reused) == set(done)  # finished shards skipped ...

@@ -131,8 +131,8 @@ def test_pickle_weights_are_refused(tiny_checkpoint, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["predict", "-f", "missing.fasta", "-o", "x"], "does not exist"),
-        (["predict", "-f", "{fasta}", "-o", "x", "-m", "{tmp}"], "manifest.json is missing"),
+        (["predict", "-f", "missing.fasta", "-o", "{tmp}/x"], "does not exist"),
+        (["predict", "-f", "{fasta}", "-o", "{tmp}/x", "-m", "{tmp}"], "manifest.json is missing"),
     ],
 )
 def test_user_errors_are_one_line(args, message, tmp_path):
@@ -143,6 +143,7 @@ def test_user_errors_are_one_line(args, message, tmp_path):
     assert code == 1
     assert message in err
     assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "x").exists()  # no output folder for a run that cannot start
 
 
 def test_corrupt_weights_give_a_clear_error(tiny_checkpoint, tmp_path):

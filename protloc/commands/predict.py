@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import cluster
+from ..checkpoint import read_manifest
 from ..classes import canonical_group
 from ..embedders.cache import CachedEmbedder
 from ..errors import UserError
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if cluster.requested(args):  # sharded on Dask: protloc/cluster.py, docs/cluster.md
         return cluster.run_command(args, stdout, stderr)
     records = read_fasta(args.fasta)
+    read_manifest(args.model)  # a bad model folder fails before any output folder is made
     prepare_output_dir(args.output)  # a bad output path fails before the slow part
     group = canonical_group(args.group)
     predictor = EnsemblePredictor.from_dir(
