@@ -25,11 +25,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .classes import CLASSES, COLUMN_NAMES
+from .classes import CLASSES
+from .mixing import PROBS
 from .neighbours import MAX_EVALUE, REDISTRIBUTABLE, Neighbour, ReferenceSet, nearest, vote
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
-PROBS = [COLUMN_NAMES[c] for c in CLASSES]
 HIT_COLUMNS = ["id", "hit", "label", "source", "identity", "coverage", "evalue"]
 
 
