@@ -21,6 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .classes import class_index
+
 REFERENCE_FILE = "reference.fasta.gz"
 REDISTRIBUTABLE = ("psortb", "loctree3", "deepsece")
 MAX_EVALUE = 1e-5
@@ -102,8 +104,6 @@ def nearest(
 def vote(probs: np.ndarray, top: Sequence[Neighbour | None], weight: float) -> np.ndarray:
     """Each row's top hit adds ``weight * identity`` to its label's probability, renormalised;
     rows without a hit (None) and ``weight == 0`` leave the probabilities as they are."""
-    from .classes import class_index
-
     out = np.array(probs, dtype=float, copy=True)
     for i, hit in enumerate(top):
         if hit is not None and weight > 0:
