@@ -259,8 +259,10 @@ def show_neighbours() -> None:
             st.caption(f"Not available for {plain(model.name)}: this checkpoint set ships no "
                        f"reference set of labelled proteins ({neighbours.REFERENCE_FILE}).")
             return
-        found = result.memo(f"neighbours:{index}", lambda: neighbours.nearest(
-            [record.sequence], reference_set(str(path), path.stat().st_mtime))[0])
+        found = pred.neighbours  # the predictor's own search, when its vote ran
+        if found is None:
+            found = result.memo(f"neighbours:{index}", lambda: neighbours.nearest(
+                [record.sequence], reference_set(str(path), path.stat().st_mtime))[0])
         if not found:
             st.caption("No labelled protein in the reference set is similar enough "
                        f"(E-value under {neighbours.MAX_EVALUE:g}).")

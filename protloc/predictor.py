@@ -25,7 +25,7 @@ from .embedders.cache import CachedEmbedder, EmbeddingCache
 from .errors import UserError
 from .mixing import fold_temperature, mix, softmax
 from .model import FusionModel, pad_batch
-from .neighbours import vote
+from .neighbours import Neighbour, vote
 from .sequences import SequenceRecord
 
 #: Default checkpoint set shipped with the package source tree.
@@ -53,6 +53,9 @@ def resolve_checkpoint(name: str | Path) -> Path:
 # Padded residues per forward pass: keeps memory flat for long proteins and big batches.
 TOKEN_BUDGET = 16_384
 LOW_CONFIDENCE = 0.5
+#: Nearest labelled proteins kept per prediction when the homology vote runs (the top one votes).
+NEIGHBOURS = 5
+SEARCHES_KEPT = 1_000  # searched sequences remembered by a predictor (a few hundred KB)
 
 Progress = Callable[[int, int], None]
 
@@ -65,6 +68,9 @@ class Prediction:
     fold_predictions: list[str]
     warnings: list[str] = field(default_factory=list)
     attention: np.ndarray | None = None  # (heads, length), mean over folds
+    # Nearest labelled proteins, best first, from the search behind the homology vote; None when
+    # the checkpoint set does not vote (the app then searches for them itself).
+    neighbours: list[Neighbour] | None = None
 
     @property
     def localization(self) -> str:
@@ -103,6 +109,7 @@ class EnsemblePredictor:
         self.boosters = boosters or [None] * len(models)
         self.directory: Path | None = None  # set by from_dir; where reference.fasta.gz lies
         self._reference = None
+        self._searched: dict[tuple[str, int], list[Neighbour]] = {}
         self.temperatures = [f.temperature for f in manifest.folds]
         # Homology votes from the shipped reference set (protloc.homology_mix), when the
         # checkpoint's cross-validation chose a weight above 0; set False to leave them out.
@@ -154,7 +161,17 @@ class EnsemblePredictor:
             return None
         if self._reference is None:
             self._reference = read_reference(self.directory / REFERENCE_FILE)
-        return nearest(list(sequences), self._reference, n=n)
+        # The app predicts the same sequence twice (with and without its organism group):
+        # recent searches are kept so that the second prediction does not search again.
+        found = {s: self._searched[(s, n)] for s in sequences if (s, n) in self._searched}
+        todo = sorted(set(sequences) - set(found))
+        if todo:
+            found.update(zip(todo, nearest(todo, self._reference, n=n)))
+        for sequence in todo:
+            self._searched[(sequence, n)] = found[sequence]
+        while len(self._searched) > SEARCHES_KEPT:  # oldest first
+            self._searched.pop(next(iter(self._searched)), None)
+        return [list(found[s]) for s in sequences]
 
     def predict(
         self,
@@ -193,9 +210,9 @@ class EnsemblePredictor:
         pooled = None
         if any(b is not None for b in self.boosters):
             pooled = pooled_matrix(list(zip(*per_stream)), [group_index(group)] * len(records))
-        top = None
-        if self.use_homology:
-            found = self.neighbours(sequences, n=1)
+        top, found = None, None
+        if self.use_homology:  # the top hit of n is the n=1 search's hit (best E-value first)
+            found = self.neighbours(sequences, n=NEIGHBOURS)
             top = None if found is None else [hits[0] if hits else None for hits in found]
         fold_probs, fold_attention = [], []
         for model, temperature, fold, booster in zip(
@@ -214,10 +231,13 @@ class EnsemblePredictor:
             fold_attention.append(weights.float().cpu().numpy())
         stacked = np.stack(fold_probs)  # (folds, B, 6)
         mean_attention = np.mean(fold_attention, axis=0) if attention else None
-        return [
+        predictions = [
             self._make_prediction(r, stacked[:, j], mean_attention, j, int(lengths[j]))
             for j, r in enumerate(records)
         ]
+        for j, pred in enumerate(predictions):
+            pred.neighbours = None if found is None else found[j]
+        return predictions
 
     def _make_prediction(
         self,

@@ -105,12 +105,18 @@ def test_predictor_votes_with_the_shipped_reference(homology_checkpoint):
     row = table[table["label"] == "Periplasmic"].iloc[0]
     records = parse_text(f">q\n{row['sequence']}")
     predictor.use_homology = True
-    voted = predictor.predict(records, group="negative")[0].probabilities
+    with_vote = predictor.predict(records, group="negative")[0]
+    voted = with_vote.probabilities
     predictor.use_homology = False
-    plain = predictor.predict(records, group="negative")[0].probabilities
+    without = predictor.predict(records, group="negative")[0]
+    plain = without.probabilities
     periplasmic = 2
     assert voted[periplasmic] > plain[periplasmic] + 0.2
     np.testing.assert_allclose(voted.sum(), 1.0, atol=1e-6)
+    # the prediction carries the hits it voted with (the app shows them; no second search)
+    assert with_vote.neighbours and with_vote.neighbours[0].label == "Periplasmic"
+    assert [n.evalue for n in with_vote.neighbours] == sorted(n.evalue for n in with_vote.neighbours)
+    assert without.neighbours is None
 
 
 def test_no_homology_flag_leaves_the_vote_out(homology_checkpoint, tmp_path):
@@ -132,3 +138,27 @@ def test_no_homology_flag_leaves_the_vote_out(homology_checkpoint, tmp_path):
         tables[bool(flag)] = pd.read_csv(out / "results.csv")
     column = next(c for c in tables[True].columns if c.startswith("Periplasmic"))
     assert tables[False].loc[0, column] > tables[True].loc[0, column] + 0.2
+
+
+def test_predictor_searches_a_sequence_once(homology_checkpoint, monkeypatch):
+    """The app predicts with and without the organism group: one search serves both, and the
+    hits of a sequence with no hit are remembered too."""
+    from protloc import neighbours
+
+    calls: list[list[str]] = []
+    real = neighbours.nearest
+
+    def counting(queries, *args, **kwargs):
+        calls.append(list(queries))
+        return real(queries, *args, **kwargs)
+
+    monkeypatch.setattr(neighbours, "nearest", counting)
+    predictor = EnsemblePredictor.from_dir(homology_checkpoint)
+    predictor.use_homology = True
+    row = homolog_table().query("label == 'Periplasmic'").iloc[0]
+    records = parse_text(f">q\n{row['sequence']}\n>r\nMSTNPKPQRKTKRNTNRRPQDVKFPGG\n")
+    first = predictor.predict(records, group="negative")
+    second = predictor.predict(records, group="unknown")
+    assert len(calls) == 1 and sorted(calls[0]) == sorted(r.sequence for r in records)
+    assert first[0].neighbours == second[0].neighbours and first[0].neighbours
+    assert first[1].neighbours == [] and second[1].neighbours == []
