@@ -326,6 +326,13 @@ def _append_log(out_dir: Path, epoch: int, loss: float, val_mcc: float, seconds:
         handle.write(f"{epoch}\t{loss:.5f}\t{val_mcc:.5f}\t{seconds:.1f}\n")
 
 
+def _concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Tables stacked; empty ones (a fold with no proteins, in tiny runs) are left out so that
+    they do not decide the columns' types."""
+    full = [t for t in tables if len(t)]
+    return pd.concat(full) if full else tables[0]
+
+
 def fold_split(
     partitions: np.ndarray, test_fold: int, trainable: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -393,9 +400,9 @@ def train_cv(
         heldout.append(pd.read_csv(fold_dir / "heldout.csv"))
         if (fold_dir / "val.csv").exists():
             validation.append(pd.read_csv(fold_dir / "val.csv").assign(model_fold=k))
-    pd.concat(heldout).to_csv(out_dir / "heldout.csv", index=False, float_format="%.5f")
+    _concat(heldout).to_csv(out_dir / "heldout.csv", index=False, float_format="%.5f")
     if validation:  # each fold model on its validation fold: what post-hoc choices are fitted on
-        pd.concat(validation).to_csv(out_dir / "validation.csv", index=False, float_format="%.5f")
+        _concat(validation).to_csv(out_dir / "validation.csv", index=False, float_format="%.5f")
     manifest = Manifest(
         name=name,
         embedders=embedders,
