@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -247,11 +246,6 @@ def show_example_truth(example) -> None:
     box(" ".join(lines), icon=":material/fact_check:")
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def reference_set(path: str, stamp: float):
-    return neighbours.read_reference(Path(path))
-
-
 def show_neighbours() -> None:
     path = model / neighbours.REFERENCE_FILE
     with st.expander("Evidence: nearest labelled proteins"):
@@ -260,9 +254,9 @@ def show_neighbours() -> None:
                        f"reference set of labelled proteins ({neighbours.REFERENCE_FILE}).")
             return
         found = pred.neighbours  # the predictor's own search, when its vote ran
-        if found is None:
-            found = result.memo(f"neighbours:{index}", lambda: neighbours.nearest(
-                [record.sequence], reference_set(str(path), path.stat().st_mtime))[0])
+        if found is None:  # no vote: the same search, done by the same predictor
+            found = result.memo(f"neighbours:{index}", lambda: load_predictor(model).neighbours(
+                [record.sequence])[0])
         if not found:
             st.caption("No labelled protein in the reference set is similar enough "
                        f"(E-value under {neighbours.MAX_EVALUE:g}).")

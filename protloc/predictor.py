@@ -151,7 +151,9 @@ class EnsemblePredictor:
     def name(self) -> str:
         return self.manifest.name
 
-    def neighbours(self, sequences: Sequence[str], n: int = 5) -> list[list] | None:
+    def neighbours(
+        self, sequences: Sequence[str], n: int = NEIGHBOURS
+    ) -> list[list[Neighbour]] | None:
         """Nearest labelled proteins of each sequence in the checkpoint's shipped reference set
         (protloc.neighbours), or None when the checkpoint has none. The top hit also votes in
         the probabilities when the manifest's homology weight is above 0."""

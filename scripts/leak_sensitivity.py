@@ -36,12 +36,12 @@ def main(report: Path, dataset_dir: Path, checkpoint: Path) -> None:
     dataset["in_benchmark"] = dataset["in_benchmark"].astype(str).str.lower() == "true"
     table = load(checkpoint, dataset)
     text = report.read_text()
+    bench = table["in_benchmark"].to_numpy()
     print("| pairs | proteins named | of them benchmark | benchmark MCC with / without | "
           "all MCC with / without |\n|---|---|---|---|---|")
     for name, start, end in SECTIONS:
         named = pair_proteins(text, start, end) & set(table.index)
         keep = ~table.index.isin(named)
-        bench = table["in_benchmark"].to_numpy()
         figures = [mcc(t["label"], t["call"]) for t in
                    (table[bench], table[bench & keep], table, table[keep])]
         print(f"| {name} | {len(named)} | {int(table.loc[list(named), 'in_benchmark'].sum())} | "
