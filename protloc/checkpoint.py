@@ -49,11 +49,25 @@ class FoldEntry:
     temperature: float = 1.0
     val_mcc: float | None = None
     best_epoch: int | None = None
+    # More networks for the same test fold, trained with other seeds (a seed ensemble, config
+    # ``train.seeds``): each {"weights", "temperature", "val_mcc", "best_epoch", "seed"}; their
+    # calibrated probabilities are averaged with this entry's network. Empty: one network.
+    members: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FoldEntry":
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["members"] = [dict(m) for m in known.get("members", [])]
         return cls(**known)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON; without ``members`` for a single network (manifests as before seeds)."""
+        return {k: v for k, v in vars(self).items() if k != "members" or v}
+
+    def networks(self) -> list[tuple[str, float]]:
+        """(weight file, temperature) of every network of this fold, the entry's own first."""
+        extra = [(m["weights"], float(m.get("temperature", 1.0))) for m in self.members]
+        return [(self.weights, self.temperature)] + extra
 
 
 @dataclass
@@ -87,7 +101,7 @@ class Manifest:
             "embedders": self.embedders,
             "model": {"class": "FusionModel", "config": self.model_config.to_dict()},
             "classes": self.classes,
-            "folds": [vars(f) for f in self.folds],
+            "folds": [f.to_dict() for f in self.folds],
             "data": self.data,
             "metrics": self.metrics,
             **extra,
@@ -213,16 +227,21 @@ def load_boosting(manifest: Manifest, fold: FoldEntry, directory: Path) -> dict 
 
 
 def build_fold_model(manifest: Manifest, fold: FoldEntry, directory: Path) -> FusionModel:
+    """The fold's own network (its first, when it has several seeds)."""
+    return build_network(manifest, fold.weights, directory)
+
+
+def build_network(manifest: Manifest, weights: str, directory: Path) -> FusionModel:
     model = FusionModel(manifest.model_config)
-    path = weights_path(directory, fold.weights)
+    path = weights_path(directory, weights)
     _check_weight_shapes(path, model)
     state = load_weights(path)
-    _check_finite_weights(fold.weights, state)
+    _check_finite_weights(weights, state)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first_line = str(exc).splitlines()[0]
-        raise UserError(f"{fold.weights} does not match the model config: {first_line}") from exc
+        raise UserError(f"{weights} does not match the model config: {first_line}") from exc
     model.eval()
     return model
 

@@ -40,6 +40,7 @@ _OTHER_INT_LIMITS = (0, 65_536)
 _MAX_INPUT_DIM = 65_536
 _MAX_STREAMS = 8  # concat fusion
 _MAX_FOLDS = 100
+_MAX_MEMBERS = 10  # seed networks per fold beyond the first
 
 
 def _malformed(field_name: str, problem: str) -> UserError:
@@ -203,18 +204,31 @@ def _check_folds(folds: Any) -> None:
         where = f"folds[{k}]."
         if not isinstance(fold, dict):
             raise _malformed(f"folds[{k}]", "must be an object")
-        if not isinstance(_require(fold, "weights", where), str):
-            raise _malformed(f"{where}weights", "must be a file name")
+        _check_network(fold, where)
         for key in ("test_fold", "val_fold"):
             _check_int(_require(fold, key, where), f"{where}{key}", 0, _MAX_FOLDS)
-        temperature = fold.get("temperature", 1.0)
-        if not _is_number(temperature) or not (math.isfinite(temperature) and temperature > 0):
-            raise _malformed(f"{where}temperature",
-                             f"is {temperature!r}; it must be a finite number above 0")
-        if fold.get("val_mcc") is not None and not _is_number(fold["val_mcc"]):
-            raise _malformed(f"{where}val_mcc", "must be a number")
-        if fold.get("best_epoch") is not None and not _is_int(fold["best_epoch"]):
-            raise _malformed(f"{where}best_epoch", "must be an integer")
+        members = fold.get("members", [])
+        if not isinstance(members, list) or len(members) > _MAX_MEMBERS:
+            raise _malformed(f"{where}members",
+                             f"must be a list of at most {_MAX_MEMBERS} more networks")
+        for j, member in enumerate(members):
+            if not isinstance(member, dict):
+                raise _malformed(f"{where}members[{j}]", "must be an object")
+            _check_network(member, f"{where}members[{j}].")
+
+
+def _check_network(net: dict[str, Any], where: str) -> None:
+    """One network of a fold: its weight file name, temperature and validation record."""
+    if not isinstance(_require(net, "weights", where), str):
+        raise _malformed(f"{where}weights", "must be a file name")
+    temperature = net.get("temperature", 1.0)
+    if not _is_number(temperature) or not (math.isfinite(temperature) and temperature > 0):
+        raise _malformed(f"{where}temperature",
+                         f"is {temperature!r}; it must be a finite number above 0")
+    if net.get("val_mcc") is not None and not _is_number(net["val_mcc"]):
+        raise _malformed(f"{where}val_mcc", "must be a number")
+    if net.get("best_epoch") is not None and not _is_int(net["best_epoch"]):
+        raise _malformed(f"{where}best_epoch", "must be an integer")
 
 
 def _json_depth(value: Any) -> int:

@@ -13,6 +13,7 @@ from .boosting import pooled_matrix, predict_raw
 from .checkpoint import (
     Manifest,
     build_fold_model,
+    build_network,
     check_finite_probabilities,
     load_boosting,
     make_manifest_embedder,
@@ -111,6 +112,9 @@ class EnsemblePredictor:
         self._reference = None
         self._searched: dict[tuple[str, int], list[Neighbour]] = {}
         self.temperatures = [f.temperature for f in manifest.folds]
+        # More seed networks per fold (FoldEntry.members) with their temperatures; set by
+        # from_dir. Their calibrated probabilities are averaged with the fold's own network.
+        self.seed_networks: list[list[tuple[FusionModel, float]]] = [[] for _ in models]
         # Homology votes from the shipped reference set (protloc.homology_mix), when the
         # checkpoint's cross-validation chose a weight above 0; set False to leave them out.
         self.use_homology = bool(manifest.homology.get("weight"))
@@ -144,6 +148,11 @@ class EnsemblePredictor:
                 embedder = CachedEmbedder(embedder, EmbeddingCache(cache_dir))
             embedders.append(embedder)
         predictor = cls(manifest, models, embedders, device=device, boosters=boosters)
+        predictor.seed_networks = [
+            [(build_network(manifest, name, directory).to(predictor.device), temperature)
+             for name, temperature in fold.networks()[1:]]
+            for fold in manifest.folds
+        ]
         predictor.directory = directory
         return predictor
 
@@ -217,11 +226,8 @@ class EnsemblePredictor:
             found = self.neighbours(sequences, n=NEIGHBOURS)
             top = None if found is None else [hits[0] if hits else None for hits in found]
         fold_probs, fold_attention = [], []
-        for model, temperature, fold, booster in zip(
-            self.models, self.temperatures, self.manifest.folds, self.boosters
-        ):
-            logits, weights = model(streams, lengths.to(self.device), groups)
-            probs = torch.softmax(logits.float() / temperature, dim=-1).cpu().numpy()
+        for k, (fold, booster) in enumerate(zip(self.manifest.folds, self.boosters)):
+            probs, weights = self._fold_networks(k, streams, lengths, groups)
             if booster is not None:
                 setting = self.manifest.boosting
                 probs = mix(probs, softmax(predict_raw(booster, pooled)), setting["weight"],
@@ -230,7 +236,7 @@ class EnsemblePredictor:
                 probs = vote(probs, top, self.manifest.homology["weight"])
             check_finite_probabilities(probs, fold, [r.id for r in records])
             fold_probs.append(apply_group_rule(probs, group))
-            fold_attention.append(weights.float().cpu().numpy())
+            fold_attention.append(weights)
         stacked = np.stack(fold_probs)  # (folds, B, 6)
         mean_attention = np.mean(fold_attention, axis=0) if attention else None
         predictions = [
@@ -240,6 +246,16 @@ class EnsemblePredictor:
         for j, pred in enumerate(predictions):
             pred.neighbours = None if found is None else found[j]
         return predictions
+
+    def _fold_networks(self, k: int, streams, lengths, groups) -> tuple[np.ndarray, np.ndarray]:
+        """Fold k's calibrated probabilities and attention, averaged over its seed networks."""
+        networks = [(self.models[k], self.temperatures[k])] + self.seed_networks[k]
+        probs, attention = [], []
+        for model, temperature in networks:
+            logits, weights = model(streams, lengths.to(self.device), groups)
+            probs.append(torch.softmax(logits.float() / temperature, dim=-1).cpu().numpy())
+            attention.append(weights.float().cpu().numpy())
+        return np.mean(probs, axis=0), np.mean(attention, axis=0)
 
     def _make_prediction(
         self,

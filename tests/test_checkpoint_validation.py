@@ -137,6 +137,11 @@ def test_a_huge_model_is_refused_before_allocating(ckpt) -> None:
         (lambda m: m.update(folds=[]), "folds must be a non-empty list"),
         (lambda m: m["folds"][0].update(weights=7), "folds[0].weights"),
         (lambda m: m["folds"][0].update(test_fold="0"), "folds[0].test_fold"),
+        (lambda m: m["folds"][0].update(members={"weights": "a"}), "folds[0].members must be a list"),
+        (lambda m: m["folds"][0].update(members=[7]), "folds[0].members[0] must be an object"),
+        (lambda m: m["folds"][0].update(members=[{"weights": "fold_0.safetensors",
+                                                  "temperature": 0}]),
+         "folds[0].members[0].temperature"),
         (lambda m: m.update(model=[1]), "model must be an object"),
         (lambda m: m["model"].update(config=None), "model.config must be an object"),
         (lambda m: m.update(embedders={"id": "x"}), "embedders must be a non-empty list"),
@@ -153,6 +158,11 @@ def test_malformed_manifest_fields_are_named(ckpt, change, words) -> None:
     message = refusal(ckpt)
     assert message.startswith("manifest.json is incomplete or malformed: "), message
     assert words in message
+
+
+def test_a_seed_network_outside_the_folder_is_refused(ckpt) -> None:
+    edit(ckpt, lambda m: m["folds"][0].update(members=[{"weights": "../x.safetensors"}]))
+    assert "'../x.safetensors'; it must be a plain file name" in refusal(ckpt)
 
 
 def test_deeply_nested_json_is_refused(ckpt) -> None:
