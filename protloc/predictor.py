@@ -102,6 +102,7 @@ class EnsemblePredictor:
         embedders: list[Embedder],
         device: str = "cpu",
         boosters: list[dict] | None = None,
+        seed_networks: list[list[tuple[FusionModel, float]]] | None = None,
     ) -> None:
         self.manifest = manifest
         self.models = models
@@ -112,14 +113,14 @@ class EnsemblePredictor:
         self._reference = None
         self._searched: dict[tuple[str, int], list[Neighbour]] = {}
         self.temperatures = [f.temperature for f in manifest.folds]
-        # More seed networks per fold (FoldEntry.members) with their temperatures; set by
-        # from_dir. Their calibrated probabilities are averaged with the fold's own network.
-        self.seed_networks: list[list[tuple[FusionModel, float]]] = [[] for _ in models]
+        # More seed networks per fold (FoldEntry.members) with their temperatures; their
+        # calibrated probabilities are averaged with the fold's own network.
+        self.seed_networks = seed_networks or [[] for _ in models]
         # Homology votes from the shipped reference set (protloc.homology_mix), when the
         # checkpoint's cross-validation chose a weight above 0; set False to leave them out.
         self.use_homology = bool(manifest.homology.get("weight"))
         self.device = torch.device(device)
-        for model in models:
+        for model in models + [m for nets in self.seed_networks for m, _ in nets]:
             model.to(self.device)
 
     @classmethod
@@ -147,12 +148,11 @@ class EnsemblePredictor:
             if cache_dir is not None:
                 embedder = CachedEmbedder(embedder, EmbeddingCache(cache_dir))
             embedders.append(embedder)
-        predictor = cls(manifest, models, embedders, device=device, boosters=boosters)
-        predictor.seed_networks = [
-            [(build_network(manifest, name, directory).to(predictor.device), temperature)
-             for name, temperature in fold.networks()[1:]]
-            for fold in manifest.folds
-        ]
+        seed_networks = [[(build_network(manifest, name, directory), temperature)
+                          for name, temperature in fold.networks()[1:]]
+                         for fold in manifest.folds]
+        predictor = cls(manifest, models, embedders, device=device, boosters=boosters,
+                        seed_networks=seed_networks)
         predictor.directory = directory
         return predictor
 

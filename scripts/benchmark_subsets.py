@@ -1,6 +1,6 @@
 """Where on the benchmark do protloc and DeepLocPro lose? One accession series against the rest.
 
-    PROTLOC_DATA=../shared/data .venv/bin/python scripts/benchmark_subsets.py \
+    PROTLOC_DATA=../shared/data .venv/bin/python -m scripts.benchmark_subsets \
         data_build/dataset checkpoints/default --prefix A0A0H3P
 
 Prints markdown: the series' labels, accuracy and MCC of both tools on the series, on the other
@@ -16,20 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from protloc.classes import CLASSES, COLUMN_NAMES, apply_group_rule
 from protloc.metrics import mcc
 from protloc.reference import benchmark_reference
-
-PROBS = [COLUMN_NAMES[c] for c in CLASSES]
-
-
-def our_calls(dataset: Path, checkpoint: Path, ids: pd.Index) -> np.ndarray:
-    table = pd.read_csv(dataset / "dataset.tsv", sep="\t", keep_default_na=False).set_index("id")
-    probs = pd.read_csv(checkpoint / "heldout.csv").set_index("id").loc[ids, PROBS].to_numpy()
-    groups = table.loc[ids, "group"].to_numpy()
-    for group in ("positive", "archaea"):
-        probs[groups == group] = apply_group_rule(probs[groups == group], group)
-    return np.array([CLASSES[i] for i in probs.argmax(axis=1)])
+from scripts.compare_models import load
 
 
 def counts(calls: np.ndarray) -> str:
@@ -46,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     reference = benchmark_reference(args.data_dir).set_index("id")
     labels = reference["label"].to_numpy()
     theirs = reference["prediction"].to_numpy()
-    ours = our_calls(args.dataset, args.checkpoint, reference.index)
+    dataset = pd.read_csv(args.dataset / "dataset.tsv", sep="\t", keep_default_na=False)
+    ours = load(args.checkpoint, dataset).loc[reference.index, "call"].to_numpy()
     series = reference.index.str.startswith(args.prefix)
     print(f"Benchmark proteins whose accession starts {args.prefix}: {series.sum()} "
           f"({counts(labels[series])}).\n")

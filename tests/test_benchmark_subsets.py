@@ -17,7 +17,7 @@ def test_series_and_rest_split_the_benchmark(tmp_path):
     write_synthetic_data_dir(shared)
     reference = benchmark_reference(shared)
     (tmp_path / "data").mkdir()
-    reference[["id", "group"]].to_csv(tmp_path / "data" / "dataset.tsv", sep="\t", index=False)
+    reference.assign(in_benchmark=True)[["id", "group", "in_benchmark"]].to_csv(tmp_path / "data" / "dataset.tsv", sep="\t", index=False)
     # our held-out calls: right on every protein but the first
     calls = list(reference["label"])
     calls[0] = "Extracellular" if calls[0] != "Extracellular" else "Cytoplasmic"
