@@ -83,7 +83,8 @@ class Manifest:
     metrics: dict[str, Any] = field(default_factory=dict)
     protloc_version: str = __version__
     # Optional gradient-boosting member (protloc.mixing): {"weight", "temperature", "folds":
-    # {test fold: file}}; empty for fusion-only sets.
+    # {test fold: file, or a list of files (seeds, averaged)}, optionally "streams": [embedder
+    # id, ...] the trees read (all when absent)}; empty for fusion-only sets.
     boosting: dict[str, Any] = field(default_factory=dict)
     # Optional homology votes (protloc.homology_mix): {"weight", "sources", ...}; empty: none.
     homology: dict[str, Any] = field(default_factory=dict)
@@ -208,22 +209,26 @@ def weights_path(directory: Path, name: str) -> Path:
     return Path(directory) / name
 
 
-def load_boosting(manifest: Manifest, fold: FoldEntry, directory: Path) -> dict | None:
-    """The boosting trees paired with a fold model (plain arrays, safetensors), or None."""
+def load_boosting(manifest: Manifest, fold: FoldEntry, directory: Path) -> list[dict] | None:
+    """The boosting trees paired with a fold model (plain arrays, safetensors; one set per
+    boosting seed, their probabilities averaged), or None."""
     if not manifest.boosting:
         return None
     from safetensors.numpy import load_file as load_arrays
 
-    name = manifest.boosting["folds"].get(str(fold.test_fold))
-    if name is None:
+    names = manifest.boosting["folds"].get(str(fold.test_fold))
+    if names is None:
         raise _malformed("boosting.folds", f"has no file for test fold {fold.test_fold}")
-    path = weights_path(directory, name)
-    if path.suffix != ".safetensors" or not path.is_file():
-        raise UserError(f"boosting file {name} is missing or not a .safetensors file")
-    try:
-        return load_arrays(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise UserError(f"{name} is not a valid safetensors file ({exc})") from exc
+    trees = []
+    for name in [names] if isinstance(names, str) else names:
+        path = weights_path(directory, name)
+        if path.suffix != ".safetensors" or not path.is_file():
+            raise UserError(f"boosting file {name} is missing or not a .safetensors file")
+        try:
+            trees.append(load_arrays(str(path)))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise UserError(f"{name} is not a valid safetensors file ({exc})") from exc
+    return trees
 
 
 def build_fold_model(manifest: Manifest, fold: FoldEntry, directory: Path) -> FusionModel:

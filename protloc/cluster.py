@@ -334,6 +334,7 @@ def run_shard(shard: Shard, key: str, job: Job) -> dict[str, Any]:
     """
     path = Path(job.shard_dir) / f"{key}.parquet"
     start = time.perf_counter()
+    _mark_attempt(Path(job.shard_dir), key)
     if not shard_is_done(path):
         records = [_validated(entry) for entry in shard.entries]
         predictor = worker_predictor(job)
@@ -341,6 +342,20 @@ def run_shard(shard: Shard, key: str, job: Job) -> dict[str, Any]:
         _write_parquet(_shard_table(records, predictions, predictor.name, job), path)
     return {"key": key, "number": shard.number, "records": len(shard.entries),
             "residues": shard.residues, "seconds": time.perf_counter() - start}
+
+
+ATTEMPTS = "attempts"  # per shard key, one empty file per time its task started
+
+
+def _mark_attempt(shard_dir: Path, key: str) -> None:
+    """Written before any work, so an attempt whose worker dies under it still counts."""
+    folder = shard_dir / ATTEMPTS
+    folder.mkdir(exist_ok=True)
+    (folder / f"{key}.{secrets.token_hex(8)}").touch()
+
+
+def _attempts(shard_dir: Path, key: str) -> list[Path]:
+    return list((shard_dir / ATTEMPTS).glob(f"{key}.*"))
 
 
 def _validated(entry: Entry) -> SequenceRecord:
@@ -497,7 +512,6 @@ class _Run:
 
         self.client, self.job, self.progress = client, job, progress or (lambda n: None)
         self.pending = as_completed()
-        self.finished: list = []  # futures whose attempt counts are still to be read
         self.summary = Summary()
 
     def run(self, fasta: Path, shard_residues: int) -> Summary:
@@ -507,7 +521,6 @@ class _Run:
                 self._submit(shard)
             for future in self.pending:
                 self._collect(future)
-            self._count_attempts()
         except BaseException:
             self.client.cancel(list(self.pending.futures))
             raise
@@ -516,6 +529,8 @@ class _Run:
     def _submit(self, shard: Shard) -> None:
         key = shard_key(shard, self.job)
         self.summary.shards.append(key)
+        for mark in _attempts(Path(self.job.shard_dir), key):  # left by an interrupted run
+            mark.unlink(missing_ok=True)
         if shard_is_done(Path(self.job.shard_dir) / f"{key}.parquet"):
             self.summary.reused.append(key)
             self.progress(len(shard.entries))
@@ -539,31 +554,17 @@ class _Run:
         self.summary.computed.append(key)
         self.summary.task_seconds += result["seconds"]
         self.progress(result["records"])
-        self.finished.append(future)
-        if len(self.finished) >= 64:
-            self._count_attempts()
+        self._count_attempts(key)
 
-    def _count_attempts(self) -> None:
-        """Ask the scheduler which finished tasks ran more than once (a worker died under
-        them, or they raised and were retried) while it still knows them."""
-        keys = [f.key for f in self.finished]
-        self.finished = []
-        if not keys:
-            return
-        try:
-            attempts = self.client.run_on_scheduler(_attempts_on_scheduler, keys=keys)
-        except Exception:  # noqa: BLE001 - only the summary's retry count is lost
-            return
-        self.summary.retried += [k.removeprefix("protloc-") for k, n in attempts.items() if n > 1]
-
-
-def _attempts_on_scheduler(dask_scheduler, keys: list[str]) -> dict[str, int]:
-    out = {}
-    for key in keys:
-        task = dask_scheduler.tasks.get(key)
-        if task is not None:
-            out[key] = 1 + task.suspicious + (RETRIES - task.retries)
-    return out
+    def _count_attempts(self, key: str) -> None:
+        """Whether a finished task started more than once (a worker died under it, or it
+        raised and was retried), from the attempt files every attempt writes first: no
+        scheduler state is needed (the scheduler may already have forgotten the task)."""
+        marks = _attempts(Path(self.job.shard_dir), key)
+        if len(marks) > 1:
+            self.summary.retried.append(key)
+        for mark in marks:
+            mark.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------- the merge

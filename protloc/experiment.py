@@ -105,6 +105,8 @@ def train_experiment(
     config = load_config(config_path)
     table = load_dataset(data_dir, config.get("sources"))
     specs = [make_embedder(s).spec() for s in config["embedders"]]
+    boosting = None if config.get("boosting") is None else dict(config["boosting"] or {})
+    members = None if boosting is None else _boosting_members(boosting, [s["id"] for s in specs])
     data = None if _all_done(out, folds, config) else embed_table(table, specs, cache_dir, log)
     model_cfg = FusionConfig.from_dict(
         {**config["model"], "input_dims": [make_embedder(s).dim for s in specs]}
@@ -122,13 +124,13 @@ def train_experiment(
     )
     if config.get("reference_set"):
         _write_reference_set(table, out)
-    if config.get("boosting") is not None:
-        settings = dict(config["boosting"] or {})
+    if boosting is not None:
+        settings = boosting  # seeds and streams already taken out (members)
         calibrate_on = settings.pop("calibrate_on", None)
         calibration = None if calibrate_on is None else (
             _calibration_ids(table, calibrate_on), "validation proteins from " + ", ".join(calibrate_on))
         assembled = _add_boosting(settings, data, ids, partitions, out, folds, trainable,
-                                  train_cfg, log, calibration)
+                                  train_cfg, log, calibration, members)
         if assembled and config.get("homology") is not None:
             _add_homology(config["homology"] or {}, table, out, log)
     elif config.get("homology") is not None:
@@ -159,20 +161,44 @@ def _calibration_ids(table: pd.DataFrame, sources: list[str]) -> set[str]:
     return set(table.loc[table["source"].isin(sources), "id"])
 
 
+def _boosting_members(settings: dict[str, Any], stream_ids: list[str]) -> dict[str, Any]:
+    """``seeds`` (trees per fold, averaged) and ``streams`` (the embedder ids the trees read)
+    taken out of the boosting settings, checked."""
+    seeds = settings.pop("seeds", 1)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 10:
+        raise UserError(f"boosting.seeds must be a whole number from 1 to 10, not {seeds!r}")
+    streams = settings.pop("streams", None)
+    if streams is None:
+        return {"seeds": seeds, "streams": None, "index": None}
+    if not isinstance(streams, list) or not streams or len(set(map(str, streams))) != len(streams):
+        raise UserError("boosting.streams must be a non-empty list of distinct embedder ids")
+    unknown = [s for s in streams if s not in stream_ids]
+    if unknown:
+        raise UserError(f"boosting.streams names embedders the config does not have: {unknown}; "
+                        f"it has {stream_ids}")
+    index = sorted(stream_ids.index(s) for s in streams)  # the trees read them in config order
+    return {"seeds": seeds, "streams": [stream_ids[i] for i in index], "index": index}
+
+
 def _add_boosting(settings, data, ids, partitions, out, folds, trainable, train_cfg, log,
-                  calibration=None):
+                  calibration=None, members=None):
     """The gradient-boosting member (protloc.mixing): trees for the folds trained here; the
     mixing weight and temperature once every fold has its trees."""
     from .checkpoint import read_manifest, write_manifest
     from .mixing import choose_mix, train_boosting
 
+    members = members or {"seeds": 1, "streams": None, "index": None}
     train_boosting(data, ids, partitions, out, folds, trainable, settings,
-                   train_cfg.group_dropout, train_cfg.seed, log)
+                   train_cfg.group_dropout, train_cfg.seed, log, seeds=members["seeds"],
+                   streams=members["index"])
     all_folds = range(5)
     if all((out / "runs" / f"fold_{k}" / "boost_heldout.csv").exists() for k in all_folds) and \
             (out / "manifest.json").exists() and len(folds) == 5:
         manifest = read_manifest(out)
-        manifest.boosting = choose_mix(out, all_folds, *(calibration or (None, "")))
+        manifest.boosting = choose_mix(out, all_folds, *(calibration or (None, "")),
+                                       seeds=members["seeds"])
+        if members["streams"] is not None:
+            manifest.boosting["streams"] = members["streams"]
         write_manifest(out, manifest)
         log(f"boosting weight {manifest.boosting['weight']}, "
             f"mix temperature {manifest.boosting['temperature']} (validation folds)")

@@ -91,6 +91,7 @@ def validate_manifest_data(data: Any) -> None:
     _check_folds(_require(data, "folds"))
     if data.get("boosting"):
         _check_boosting(data["boosting"])
+        _check_boosting_streams(data["boosting"], [e["id"] for e in data["embedders"]])
     if data.get("homology"):
         _check_homology(data["homology"])
 
@@ -113,8 +114,9 @@ def _check_boosting(boosting: Any) -> None:
         raise _malformed("boosting.temperature",
                          f"is {temperature!r}; it must be a finite number above 0")
     files = boosting.get("folds")
-    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-        raise _malformed("boosting.folds", "must map test folds to file names")
+    if not isinstance(files, dict) or not all(_file_names(v) for v in files.values()):
+        raise _malformed("boosting.folds", "must map test folds to a file name or a list of "
+                         f"1 to {_MAX_MEMBERS} file names")
     per_fold = boosting.get("temperatures", {})
     if not isinstance(per_fold, dict):
         raise _malformed("boosting.temperatures", "must map test folds to temperatures")
@@ -122,6 +124,24 @@ def _check_boosting(boosting: Any) -> None:
         if not _is_number(value) or not (math.isfinite(value) and value > 0):
             raise _malformed(f"boosting.temperatures.{fold}",
                              f"is {value!r}; it must be a finite number above 0")
+
+
+def _file_names(value: Any) -> bool:
+    if isinstance(value, str):
+        return True
+    return isinstance(value, list) and 1 <= len(value) <= _MAX_MEMBERS and \
+        all(isinstance(v, str) for v in value)
+
+
+def _check_boosting_streams(boosting: dict, embedder_ids: list[str]) -> None:
+    streams = boosting.get("streams")
+    if streams is None:
+        return
+    if not isinstance(streams, list) or not streams or \
+            not all(isinstance(s, str) and s in embedder_ids for s in streams) or \
+            len(set(streams)) != len(streams):
+        raise _malformed("boosting.streams",
+                         f"must be a list of distinct embedder ids from {embedder_ids}")
 
 
 def _check_embedders(embedders: Any) -> None:

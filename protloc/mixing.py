@@ -11,6 +11,10 @@ models. Everything here is fitted on validation folds:
    validation fold only (cross-fitted: no protein's label sets the temperature of the model
    that predicts it as a test protein).
 
+Several boosting seeds per fold (``boosting: {seeds: N}``) are averaged, like the fusion seed
+networks; ``boosting: {streams: [embedder id, ...]}`` restricts the trees to some streams. Both
+are choices for validation folds to make.
+
 The test folds are predicted once, at the end, with what was chosen; they choose nothing.
 """
 
@@ -46,13 +50,14 @@ def mix(fusion: np.ndarray, boosting: np.ndarray, weight: float, temperature: fl
 def train_boosting(
     data, ids: Sequence[str], partitions: np.ndarray, out_dir: Path, folds: Sequence[int],
     trainable: np.ndarray | None, settings: dict[str, Any], group_dropout: float, seed: int,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = print, seeds: int = 1, streams: Sequence[int] | None = None,
 ) -> None:
     """Boosting trees per test fold into ``boost_fold_k.safetensors``, with validation and
-    test predictions beside the fusion model's in ``runs/fold_k/``."""
-    from safetensors.numpy import save_file
-
-    from .training import fold_split
+    test predictions beside the fusion model's in ``runs/fold_k/``. With ``seeds`` > 1, more
+    trees per fold (seeds seed+1, ...) in ``boost_fold_k_seed{s}.safetensors``, their tables
+    in ``runs/fold_k/boost_seed_{s}/`` and the fold's tables their average; ``streams``: the
+    indices of the streams the trees read (all when None)."""
+    from .training import _average_tables
 
     x = None
     for k in folds:
@@ -60,23 +65,53 @@ def train_boosting(
         if (fold_dir / "boost_heldout.csv").exists():
             log(f"boosting fold {k}: already trained, skipping")
             continue
-        if x is None:
-            x = pooled_matrix(data.streams, data.groups)
-        unknown = x.shape[1] - len(GROUPS)  # first group column: "unknown"
-        train, val, test = fold_split(partitions, k, trainable)
-        x_train = x[train].copy()
-        hide = np.random.default_rng([seed, k]).random(len(train)) < group_dropout
-        x_train[hide, unknown:] = 0.0
-        x_train[hide, unknown] = 1.0
-        model = fit(x_train, data.labels[train], x[val], data.labels[val], len(CLASSES),
-                    seed=seed, **settings)
-        arrays = tree_arrays(model)
-        save_file(arrays, str(out_dir / f"boost_fold_{k}.safetensors"))
-        log(f"boosting fold {k}: {len(arrays['roots']) // len(CLASSES)} rounds")
-        for name, index, part in (("boost_val.csv", val, (k + 1) % 5), ("boost_heldout.csv", test, k)):
-            probs = softmax(predict_raw(arrays, x[index]))
-            _table([ids[i] for i in index], part, data.labels[index], probs, k).to_csv(
-                fold_dir / name, index=False, float_format="%.5f")
+        for s in range(seeds):
+            run_dir = fold_dir if seeds == 1 else fold_dir / f"boost_seed_{s}"
+            if (run_dir / "boost_heldout.csv").exists():
+                continue
+            if x is None:
+                x = pooled_matrix(_pick(data.streams, streams), data.groups)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            name = boosting_file(k, s)
+            rounds = _fit_fold(x, data.labels, ids, partitions, k, trainable, settings,
+                               group_dropout, seed + s, out_dir / name, run_dir)
+            log(f"boosting fold {k}" + (f" seed {seed + s}" if seeds > 1 else "") +
+                f": {rounds} rounds")
+        if seeds > 1:
+            for table in ("boost_val.csv", "boost_heldout.csv"):
+                _average_tables([fold_dir / f"boost_seed_{s}" / table for s in range(seeds)],
+                                fold_dir / table)
+
+
+def boosting_file(fold: int, s: int) -> str:
+    return f"boost_fold_{fold}.safetensors" if s == 0 else f"boost_fold_{fold}_seed{s}.safetensors"
+
+
+def _pick(proteins, streams: Sequence[int] | None):
+    return proteins if streams is None else [[p[i] for i in streams] for p in proteins]
+
+
+def _fit_fold(x, labels, ids, partitions, k, trainable, settings, group_dropout, seed, path,
+              run_dir) -> int:
+    """One set of trees for test fold k, early-stopped on fold k+1, and its two tables;
+    returns the number of boosting rounds kept."""
+    from safetensors.numpy import save_file
+
+    from .training import fold_split
+
+    unknown = x.shape[1] - len(GROUPS)  # first group column: "unknown"
+    train, val, test = fold_split(partitions, k, trainable)
+    x_train = x[train].copy()
+    hide = np.random.default_rng([seed, k]).random(len(train)) < group_dropout
+    x_train[hide, unknown:] = 0.0
+    x_train[hide, unknown] = 1.0
+    model = fit(x_train, labels[train], x[val], labels[val], len(CLASSES), seed=seed, **settings)
+    arrays = tree_arrays(model)
+    save_file(arrays, str(path))
+    for name, index, part in (("boost_val.csv", val, (k + 1) % 5), ("boost_heldout.csv", test, k)):
+        probs = softmax(predict_raw(arrays, x[index]))
+        _table([ids[i] for i in index], part, labels[index], probs, k).to_csv(
+            run_dir / name, index=False, float_format="%.5f")
 
 
 def _table(ids, partition, labels, probs, model_fold) -> pd.DataFrame:
@@ -91,7 +126,7 @@ def _table(ids, partition, labels, probs, model_fold) -> pd.DataFrame:
 
 def choose_mix(
     out_dir: Path, folds: Sequence[int], calibration_ids: set[str] | None = None,
-    calibrated_on: str = "", min_proteins: int = MIN_CALIBRATION,
+    calibrated_on: str = "", min_proteins: int = MIN_CALIBRATION, seeds: int = 1,
 ) -> dict[str, Any]:
     """Weight and temperature on the validation predictions; writes the mixed heldout.csv
     (the fusion-only one is kept as heldout_fusion.csv) and returns the manifest entry.
@@ -133,13 +168,19 @@ def choose_mix(
         (out_dir / "heldout.csv").replace(out_dir / "heldout_fusion.csv")
     pd.concat(heldout).to_csv(out_dir / "heldout.csv", index=False, float_format="%.5f")
     entry = {"weight": weight, "temperature": round(temperature, 4),
-             "folds": {str(k): f"boost_fold_{k}.safetensors" for k in folds},
+             "folds": {str(k): _fold_files(k, seeds) for k in folds},
              "validation_mcc_by_weight": {str(w): round(s, 4) for w, s in scores.items()}}
     if calibration_ids is not None:
         entry["temperatures"] = {str(k): round(t, 4) for k, t in temperatures.items()}
         entry["calibrated_on"] = calibrated_on
     (runs / "mix.json").write_text(json.dumps(entry, indent=2))
     return entry
+
+
+def _fold_files(fold: int, seeds: int) -> str | list[str]:
+    """A fold's trees in the manifest: one file, or a list whose probabilities are averaged."""
+    files = [boosting_file(fold, s) for s in range(seeds)]
+    return files[0] if seeds == 1 else files
 
 
 def _temperature(y: np.ndarray, fusion: np.ndarray, boosting: np.ndarray, weight: float) -> float:

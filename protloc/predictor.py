@@ -101,13 +101,14 @@ class EnsemblePredictor:
         models: list[FusionModel],
         embedders: list[Embedder],
         device: str = "cpu",
-        boosters: list[dict] | None = None,
+        boosters: list[list[dict] | None] | None = None,
         seed_networks: list[list[tuple[FusionModel, float]]] | None = None,
     ) -> None:
         self.manifest = manifest
         self.models = models
         self.embedders = embedders
-        # Boosting trees paired with each fold model (protloc.mixing), or None per fold.
+        # Boosting trees paired with each fold model (protloc.mixing; one set per boosting
+        # seed, averaged), or None per fold.
         self.boosters = boosters or [None] * len(models)
         self.directory: Path | None = None  # set by from_dir; where reference.fasta.gz lies
         self._reference = None
@@ -220,7 +221,7 @@ class EnsemblePredictor:
         groups = torch.full((len(records),), group_index(group), device=self.device)
         pooled = None
         if any(b is not None for b in self.boosters):
-            pooled = pooled_matrix(list(zip(*per_stream)), [group_index(group)] * len(records))
+            pooled = self.boosting_features(per_stream, group)
         top, found = None, None
         if self.use_homology:  # the top hit of n is the n=1 search's hit (best E-value first)
             found = self.neighbours(sequences, n=NEIGHBOURS)
@@ -230,7 +231,7 @@ class EnsemblePredictor:
             probs, weights = self._fold_networks(k, streams, lengths, groups)
             if booster is not None:
                 setting = self.manifest.boosting
-                probs = mix(probs, softmax(predict_raw(booster, pooled)), setting["weight"],
+                probs = mix(probs, self.boosting_probabilities(k, pooled), setting["weight"],
                             fold_temperature(setting, fold.test_fold))
             if top is not None:
                 probs = vote(probs, top, self.manifest.homology["weight"])
@@ -246,6 +247,19 @@ class EnsemblePredictor:
         for j, pred in enumerate(predictions):
             pred.neighbours = None if found is None else found[j]
         return predictions
+
+    def boosting_features(self, per_stream: list[list[np.ndarray]], group: str) -> np.ndarray:
+        """Pooled features of a batch (``per_stream[i][j]``: stream i of protein j) from the
+        streams the boosting trees read (manifest ``boosting.streams``; all when absent)."""
+        ids = [spec["id"] for spec in self.manifest.embedders]
+        names = self.manifest.boosting.get("streams")
+        read = range(len(ids)) if names is None else [ids.index(n) for n in names]
+        proteins = [[per_stream[i][j] for i in read] for j in range(len(per_stream[0]))]
+        return pooled_matrix(proteins, [group_index(group)] * len(proteins))
+
+    def boosting_probabilities(self, k: int, pooled: np.ndarray) -> np.ndarray:
+        """Fold k's boosting probabilities, averaged over its boosting seeds."""
+        return np.mean([softmax(predict_raw(trees, pooled)) for trees in self.boosters[k]], axis=0)
 
     def _fold_networks(self, k: int, streams, lengths, groups) -> tuple[np.ndarray, np.ndarray]:
         """Fold k's calibrated probabilities and attention, averaged over its seed networks."""

@@ -142,6 +142,11 @@ def test_a_huge_model_is_refused_before_allocating(ckpt) -> None:
         (lambda m: m["folds"][0].update(members=[{"weights": "fold_0.safetensors",
                                                   "temperature": 0}]),
          "folds[0].members[0].temperature"),
+        (lambda m: m.update(boosting={"weight": 0.5, "folds": {"0": []}}),
+         "boosting.folds must map test folds to a file name or a list of 1 to 10 file names"),
+        (lambda m: m.update(boosting={"weight": 0.5, "folds": {"0": ["a"] * 11}}), "boosting.folds"),
+        (lambda m: m.update(boosting={"weight": 0.5, "folds": {"0": "a"}, "streams": ["unirep-256"]}),
+         "boosting.streams must be a list of distinct embedder ids"),
         (lambda m: m.update(model=[1]), "model must be an object"),
         (lambda m: m["model"].update(config=None), "model.config must be an object"),
         (lambda m: m.update(embedders={"id": "x"}), "embedders must be a non-empty list"),
@@ -162,6 +167,12 @@ def test_malformed_manifest_fields_are_named(ckpt, change, words) -> None:
 
 def test_a_seed_network_outside_the_folder_is_refused(ckpt) -> None:
     edit(ckpt, lambda m: m["folds"][0].update(members=[{"weights": "../x.safetensors"}]))
+    assert "'../x.safetensors'; it must be a plain file name" in refusal(ckpt)
+
+
+def test_a_boosting_seed_outside_the_folder_is_refused(ckpt) -> None:
+    edit(ckpt, lambda m: m.update(boosting={"weight": 0.5, "folds": {
+        str(f["test_fold"]): [f["weights"], "../x.safetensors"] for f in m["folds"]}}))
     assert "'../x.safetensors'; it must be a plain file name" in refusal(ckpt)
 
 

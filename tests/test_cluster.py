@@ -339,6 +339,8 @@ def test_interrupted_run_resumes_without_recomputing_finished_shards(
     assert set(summary.reused) == set(done)  # finished shards skipped ...
     assert set(summary.computed) == set(summary.shards) - set(done)  # ... the rest computed
     assert summary.computed
+    # attempt files the interrupted run left behind are not taken for retries of this one
+    assert not summary.retried and not list((tmp_path / "shards" / "attempts").iterdir())
     assert {k: (tmp_path / "shards" / f"{k}.parquet").stat().st_mtime_ns for k in done} == done
     assert_same_as_one_process(tmp_path, summary, dataset)
 

@@ -125,3 +125,86 @@ def test_too_few_calibration_proteins_is_a_clear_error(mixed_checkpoint, tmp_pat
     shutil.copytree(mixed_checkpoint, copy)
     with pytest.raises(ValueError, match="calibration proteins"):
         choose_mix(copy, range(5), calibration_ids=set(), calibrated_on="none")
+
+
+SEEDS_CONFIG = CONFIG.replace("name: tiny-mix", "name: tiny-mix-seeds").replace(
+    "boosting: {max_iter: 8}", "boosting: {max_iter: 8, min_samples_leaf: 2, select: mcc, seeds: 2, streams: [features-v1]}")
+
+
+@pytest.fixture(scope="module")
+def seeded_checkpoint(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mix-seeds")
+    data = synthetic.write_dataset(root / "data", per_class=5, seed=2)
+    (root / "c.yaml").write_text(SEEDS_CONFIG)
+    err = io.StringIO()
+    code = main(["train", "--data", str(data), "--config", str(root / "c.yaml"),
+                 "--out", str(root / "ckpt"), "--cache", str(root / "cache")],
+                stdout=io.StringIO(), stderr=err)
+    assert code == 0, err.getvalue()
+    return root / "ckpt", data
+
+
+def test_boosting_seeds_are_listed_per_fold_and_averaged(seeded_checkpoint):
+    ckpt, _ = seeded_checkpoint
+    setting = json.loads((ckpt / "manifest.json").read_text())["boosting"]
+    assert setting["streams"] == ["features-v1"]
+    assert setting["folds"]["3"] == ["boost_fold_3.safetensors", "boost_fold_3_seed1.safetensors"]
+    run = ckpt / "runs" / "fold_3"
+    seeds = [pd.read_csv(run / f"boost_seed_{s}" / "boost_val.csv")[PROBS].to_numpy() for s in (0, 1)]
+    assert not np.allclose(seeds[0], seeds[1])  # a second seed is a different forest
+    averaged = pd.read_csv(run / "boost_val.csv")[PROBS].to_numpy()
+    np.testing.assert_allclose(averaged, np.mean(seeds, axis=0), atol=2e-5)
+
+
+def test_the_predictor_reads_only_the_chosen_streams_and_matches_training(seeded_checkpoint):
+    from protloc.embedders.features import FeatureEmbedder
+
+    ckpt, data = seeded_checkpoint
+    predictor = EnsemblePredictor.from_dir(ckpt)
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    row = table[table["partition"] == 3].iloc[0]
+    # the arrays as training stored them (float16), so the pooled features are the same
+    per_stream = [[e.embed([row["sequence"]])[0].astype(np.float16)] for e in predictor.embedders]
+    pooled = predictor.boosting_features(per_stream, row["group"])
+    assert pooled.shape[1] == 4 * FeatureEmbedder().dim + 1 + 4  # one stream, 4 pools, length, group
+    k = [f.test_fold for f in predictor.manifest.folds].index(3)
+    assert len(predictor.boosters[k]) == 2
+    expected = pd.read_csv(ckpt / "runs" / "fold_3" / "boost_heldout.csv").set_index("id")
+    np.testing.assert_allclose(predictor.boosting_probabilities(k, pooled)[0],
+                               expected.loc[row["id"], PROBS].to_numpy(float), atol=2e-5)
+    sequence = synthetic.synthetic_protein("Periplasmic", np.random.default_rng(0))
+    probs = predictor.predict(parse_text(f">a\n{sequence}"), group="negative")[0].probabilities
+    np.testing.assert_allclose(probs.sum(), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("boosting, message", [
+    ("{seeds: 0}", "boosting.seeds must be a whole number from 1 to 10"),
+    ("{seeds: 2.5}", "boosting.seeds must be a whole number"),
+    ("{streams: [unirep-256]}", "boosting.streams names embedders the config does not have"),
+    ("{streams: []}", "boosting.streams must be a non-empty list"),
+])
+def test_bad_boosting_options_are_clear_errors_before_any_training(tmp_path, boosting, message):
+    data = synthetic.write_dataset(tmp_path / "data", per_class=2, seed=1)
+    (tmp_path / "c.yaml").write_text(CONFIG.replace("boosting: {max_iter: 8}", f"boosting: {boosting}"))
+    err = io.StringIO()
+    code = main(["train", "--data", str(data), "--config", str(tmp_path / "c.yaml"),
+                 "--out", str(tmp_path / "ckpt"), "--cache", str(tmp_path / "cache")],
+                stdout=io.StringIO(), stderr=err)
+    assert code != 0 and message in err.getvalue() and "Traceback" not in err.getvalue()
+    assert not (tmp_path / "ckpt" / "runs").exists()
+
+
+def test_train_threads_also_limit_the_boosting_openmp_pool(monkeypatch, tmp_path):
+    import protloc.experiment
+    from threadpoolctl import threadpool_info
+
+    seen = {}
+
+    def fake_train(*args, **kwargs):
+        seen["pools"] = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"]
+
+    monkeypatch.setattr(protloc.experiment, "train_experiment", fake_train)
+    code = main(["train", "--data", str(tmp_path), "--config", str(tmp_path / "c.yaml"),
+                 "--out", str(tmp_path / "o"), "--threads", "1"],
+                stdout=io.StringIO(), stderr=io.StringIO())
+    assert code == 0 and seen["pools"] and set(seen["pools"]) == {1}
