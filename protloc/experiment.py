@@ -25,17 +25,41 @@ from .training import FoldData
 REQUIRED_COLUMNS = {"id", "sequence", "label", "partition"}
 
 
-def load_config(path: Path) -> dict[str, Any]:
+MAX_EXTENDS = 5  # configs a chain of ``extends`` may pass through
+
+
+def load_config(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML experiment config. ``extends: other.yaml`` (relative to this file) starts from
+    that config and overrides it section by section: mappings merge key by key, anything else
+    (a list, a number) replaces; so a variant states only what it changes."""
     if not path.is_file():
         raise UserError(f"config file {path} does not exist")
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise UserError(f"{path} is not valid YAML: {exc}") from exc
-    for key in ("name", "embedders", "model", "train"):
-        if key not in config:
-            raise UserError(f"{path}: missing section {key!r}")
+    if not isinstance(config, dict):
+        raise UserError(f"{path} must hold a mapping of sections, not {type(config).__name__}")
+    base = config.pop("extends", None)
+    if base is not None:
+        if not isinstance(base, str) or len(_seen) >= MAX_EXTENDS or path.resolve() in _seen:
+            raise UserError(f"{path}: extends must name one config file, without cycles, at "
+                            f"most {MAX_EXTENDS} deep")
+        parent = load_config(path.parent / base, _seen + (path.resolve(),))
+        config = _merged(parent, config)
+    if not _seen:
+        for key in ("name", "embedders", "model", "train"):
+            if key not in config:
+                raise UserError(f"{path}: missing section {key!r}")
     return config
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        both = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = _merged(base[key], value) if both else value
+    return out
 
 
 def load_dataset(data_dir: Path, sources: list[str] | None = None) -> pd.DataFrame:

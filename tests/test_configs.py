@@ -46,3 +46,31 @@ def test_ablation_configs_differ_from_the_default_in_one_respect():
         changed = {key for key in ("embedders", "model", "train", "sources", "train_sources")
                    if config.get(key) != base.get(key)}
         assert len(changed) == 1, (path.name, changed)
+
+
+def test_a_config_extends_another_and_overrides_it_section_by_section(tmp_path):
+    (tmp_path / "base.yaml").write_text(
+        "name: base\nembedders: [{id: features-v1}]\nmodel: {hidden: 16, dropout: 0.1}\n"
+        "train: {epochs: 3, lr: 0.001}\nboosting: {select: mcc, calibrate_on: [a, b]}\n")
+    (tmp_path / "variant.yaml").write_text(
+        "extends: base.yaml\nname: variant\ntrain: {epochs: 5}\n"
+        "boosting: {seeds: 2, calibrate_on: [c]}\n")
+    config = load_config(tmp_path / "variant.yaml")
+    assert config["name"] == "variant" and "extends" not in config
+    assert config["train"] == {"epochs": 5, "lr": 0.001}  # mappings merge
+    assert config["model"] == {"hidden": 16, "dropout": 0.1}
+    assert config["boosting"] == {"select": "mcc", "calibrate_on": ["c"], "seeds": 2}  # lists replace
+
+
+@pytest.mark.parametrize("text, words", [
+    ("extends: loop.yaml\nname: x\n", "without cycles"),
+    ("extends: missing.yaml\nname: x\n", "does not exist"),
+    ("extends: [a.yaml]\nname: x\n", "extends must name one config file"),
+    ("- a\n- b\n", "must hold a mapping"),
+])
+def test_bad_extends_are_clear_errors(tmp_path, text, words):
+    from protloc.errors import UserError
+
+    (tmp_path / "loop.yaml").write_text(text)
+    with pytest.raises(UserError, match=words):
+        load_config(tmp_path / "loop.yaml")
