@@ -326,13 +326,19 @@ def test_interrupted_run_resumes_without_recomputing_finished_shards(
         cluster.predict_on_cluster(client, fasta, tmp_path, job, "csv", 800, interrupt_after_two)
     assert not (tmp_path / "results.csv").exists()
     # a cancelled task that was already running still finishes in its worker thread (Dask
-    # cannot stop it) and writes its shard: wait until the shard folder has been still for 3 s,
-    # so that "done" is every shard the interrupted run left behind
+    # cannot stop it) and writes its shard. Every task that started left an attempt file first:
+    # wait until each of those has its shard and the folder has been still for 2 s, so that
+    # "done" is every shard the interrupted run left behind (a fixed quiet time alone was not
+    # enough on a loaded machine)
+    shards = tmp_path / "shards"
     done, still_since, deadline = None, time.monotonic(), time.monotonic() + 60
-    while time.monotonic() - still_since < 3 and time.monotonic() < deadline:
-        now = {p.stem: p.stat().st_mtime_ns for p in (tmp_path / "shards").glob("*.parquet")}
+    while time.monotonic() < deadline:
+        now = {p.stem: p.stat().st_mtime_ns for p in shards.glob("*.parquet")}
+        started = {p.name.split(".")[0] for p in (shards / cluster.ATTEMPTS).glob("*")}
         if now != done:
             done, still_since = now, time.monotonic()
+        elif started <= set(done) and time.monotonic() - still_since >= 2:
+            break
         time.sleep(0.2)
     assert len(done) >= 2
     summary = cluster.predict_on_cluster(client, fasta, tmp_path, job, "csv", 800)
