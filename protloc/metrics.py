@@ -104,15 +104,18 @@ def mcc(y: Any, p: Any) -> float:
         return float(matthews_corrcoef(y, p))
 
 
-def paired_bootstrap(y, a, b, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% interval of MCC(b) - MCC(a) over resamples of the same proteins (paired)."""
+def paired_bootstrap(y, a, b, n_boot: int = 1000, seed: int = 0,
+                     level: float = 0.95) -> tuple[float, float]:
+    """Interval (95% by default) of MCC(b) - MCC(a) over resamples of the same proteins
+    (paired); a wider ``level`` corrects for comparing several variants (Bonferroni)."""
     y, a, b = np.asarray(y), np.asarray(a), np.asarray(b)
     rng = np.random.default_rng(seed)
     diffs = []
     for _ in range(n_boot):
         idx = rng.integers(0, len(y), len(y))
         diffs.append(mcc(y[idx], b[idx]) - mcc(y[idx], a[idx]))
-    return float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))
+    tail = 50.0 * (1.0 - level)
+    return float(np.percentile(diffs, tail)), float(np.percentile(diffs, 100.0 - tail))
 
 
 def _present_labels(y: Sequence[str], p: Sequence[str]) -> list[str]:

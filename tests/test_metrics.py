@@ -224,3 +224,17 @@ def test_paired_bootstrap_interval():
     assert 0 < lo < hi
     lo, hi = paired_bootstrap(y, y, noisy, n_boot=200)
     assert lo < hi < 0
+
+
+def test_a_wider_bootstrap_level_gives_a_wider_interval():
+    import numpy as np
+
+    from protloc.metrics import paired_bootstrap
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 400)
+    a = np.where(rng.random(400) < 0.6, y, rng.integers(0, 3, 400))
+    b = np.where(rng.random(400) < 0.65, y, rng.integers(0, 3, 400))
+    lo95, hi95 = paired_bootstrap(y, a, b, n_boot=300)
+    lo99, hi99 = paired_bootstrap(y, a, b, n_boot=300, level=0.99)
+    assert lo99 < lo95 < hi95 < hi99
