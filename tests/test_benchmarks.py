@@ -81,3 +81,20 @@ def test_bench_app_quick(results):
     assert out["folds"] == 5 and out["batch"]["answered"] == out["batch"]["proteins"] == 12
     assert out["batch"]["progress_updates"] >= 1 and out["single"]["median_s"] > 0
     assert "old" in C.DOC.read_text()  # quick runs leave the doc alone
+
+
+@pytest.mark.slow
+def test_bench_app_times_a_real_fasta_batch_without_touching_the_doc(results, tmp_path):
+    from benchmarks import bench_app
+
+    sequences = ["MKKTAIAIAVALAGFATVAQAAPKDNTWYTGAKLGWSQ", "MSLNFLDFEQPIAELEAKIDSLTAVSRQDEKLDINIDEEVHRLREK",
+                 "MAVKVAINGFGRIGRLVFRAAQKRSDIEIVAINDLLDADYMAYMLKYDSTHGRF"]
+    fasta = tmp_path / "real.fasta"
+    fasta.write_text("".join(f">r{i} some description\n{s}\n" for i, s in enumerate(sequences)))
+    assert bench_app.main(["--threads", "1", "--batch", "2", "--repeats", "1",
+                           "--fasta", str(fasta)]) == 0
+    out = json.loads((results / "results" / "bench_app-fasta.json").read_text())
+    assert out["batch"]["proteins"] == out["batch"]["answered"] == 2  # the first --batch records
+    assert out["batch"]["residues"] == len(sequences[0]) + len(sequences[1])
+    assert out["batch"]["source"] == "real.fasta"
+    assert "old" in C.DOC.read_text()  # real-protein runs leave the doc alone
