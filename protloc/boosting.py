@@ -89,6 +89,36 @@ def tree_arrays(model) -> dict[str, np.ndarray]:
     return out
 
 
+def pooled_width(dims: Sequence[int]) -> int:
+    """Length of :func:`pooled_features`' vector for streams of these widths."""
+    return len(POOLS) * int(sum(dims)) + 1 + len(GROUPS)
+
+
+def check_trees(trees: dict[str, np.ndarray], n_features: int, n_classes: int) -> None:
+    """ValueError unless ``trees`` (from a file) can be walked by :func:`predict_raw` on
+    ``n_features``-wide input: every array present, one length for the node tables, children
+    and roots inside them, features inside the input, one baseline score per class."""
+    missing = [f for f in (*_NODE_FIELDS, "roots", "baseline") if f not in trees]
+    if missing:
+        raise ValueError(f"lacks the arrays {missing}")
+    n = len(trees["feature_idx"])
+    if n == 0 or any(trees[f].ndim != 1 or len(trees[f]) != n for f in _NODE_FIELDS):
+        raise ValueError("its node arrays are empty or of different lengths")
+    inner = trees["is_leaf"] == 0
+    for f in ("left", "right"):
+        if inner.any() and not ((trees[f][inner] >= 0) & (trees[f][inner] < n)).all():
+            raise ValueError(f"a tree's {f} child lies outside the node table")
+    roots, features = trees["roots"], trees["feature_idx"][inner]
+    if len(roots) == 0 or len(roots) % n_classes or not ((roots >= 0) & (roots < n)).all():
+        raise ValueError(f"its tree roots do not fit the node table or the {n_classes} classes")
+    if len(features) and not ((features >= 0) & (features < n_features)).all():
+        raise ValueError(f"its trees read feature {int(features.max())} but the checkpoint's "
+                         f"streams give {n_features} pooled features (were they trained on "
+                         "other streams?)")
+    if trees["baseline"].shape != (n_classes,):
+        raise ValueError(f"its baseline has {trees['baseline'].size} scores, not {n_classes}")
+
+
 def predict_raw(trees: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     """Raw scores (N, n_classes) from :func:`tree_arrays` output; softmax gives probabilities.
 

@@ -24,6 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
+from .boosting import check_trees, pooled_width
 from .classes import CLASSES
 from .errors import UserError
 from .manifest_checks import (  # noqa: F401 (MAX_*, SIZE_LIMITS: public, imported from here)
@@ -225,10 +226,23 @@ def load_boosting(manifest: Manifest, fold: FoldEntry, directory: Path) -> list[
         if path.suffix != ".safetensors" or not path.is_file():
             raise UserError(f"boosting file {name} is missing or not a .safetensors file")
         try:
-            trees.append(load_arrays(str(path)))
+            arrays = load_arrays(str(path))
         except (SafetensorError, OSError, ValueError) as exc:
             raise UserError(f"{name} is not a valid safetensors file ({exc})") from exc
+        try:
+            check_trees(arrays, _boosting_width(manifest), len(CLASSES))
+        except ValueError as exc:
+            raise UserError(f"boosting file {name} cannot be used: {exc}") from exc
+        trees.append(arrays)
     return trees
+
+
+def _boosting_width(manifest: Manifest) -> int:
+    """Pooled features the boosting trees are given: those of ``boosting.streams`` (all when
+    absent), widths from the model config, in the manifest's embedder order."""
+    ids = [spec["id"] for spec in manifest.embedders]
+    names = manifest.boosting.get("streams", ids)
+    return pooled_width([d for i, d in zip(ids, manifest.model_config.input_dims) if i in names])
 
 
 def build_fold_model(manifest: Manifest, fold: FoldEntry, directory: Path) -> FusionModel:

@@ -172,7 +172,7 @@ def test_a_seed_network_outside_the_folder_is_refused(ckpt) -> None:
 
 def test_a_boosting_seed_outside_the_folder_is_refused(ckpt) -> None:
     edit(ckpt, lambda m: m.update(boosting={"weight": 0.5, "folds": {
-        str(f["test_fold"]): [f["weights"], "../x.safetensors"] for f in m["folds"]}}))
+        str(f["test_fold"]): ["../x.safetensors", f["weights"]] for f in m["folds"]}}))
     assert "'../x.safetensors'; it must be a plain file name" in refusal(ckpt)
 
 
@@ -247,3 +247,10 @@ def test_the_shipped_manifests_still_load() -> None:
     for manifest in sorted(root.glob("*/manifest.json")):
         loaded = C.read_manifest(manifest.parent)
         assert all(math.isfinite(f.temperature) and f.temperature > 0 for f in loaded.folds)
+
+
+def test_a_fusion_weights_file_named_as_boosting_trees_is_refused(ckpt) -> None:
+    edit(ckpt, lambda m: m.update(boosting={"weight": 0.5, "folds": {
+        str(f["test_fold"]): f["weights"] for f in m["folds"]}}))
+    message = refusal(ckpt)
+    assert "cannot be used: lacks the arrays" in message and "feature_idx" in message

@@ -208,3 +208,31 @@ def test_train_threads_also_limit_the_boosting_openmp_pool(monkeypatch, tmp_path
                  "--out", str(tmp_path / "o"), "--threads", "1"],
                 stdout=io.StringIO(), stderr=io.StringIO())
     assert code == 0 and seen["pools"] and set(seen["pools"]) == {1}
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda t: t.pop("roots"), "lacks the arrays ['roots']"),
+    (lambda t: t.update(left=t["left"][:-1]), "different lengths"),
+    (lambda t: t.update(left=t["left"] + 10**6), "left child lies outside"),
+    (lambda t: t.update(feature_idx=t["feature_idx"] + 10**6), "were they trained on other streams"),
+    (lambda t: t.update(baseline=t["baseline"][:3]), "baseline has 3 scores"),
+    (lambda t: t.update(roots=t["roots"][:-1]), "tree roots do not fit"),
+])
+def test_damaged_boosting_trees_are_refused_at_load(seeded_checkpoint, tmp_path, edit, words):
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    copy = tmp_path / "ckpt"
+    shutil.copytree(seeded_checkpoint[0], copy)
+    path = copy / "boost_fold_0.safetensors"
+    trees = load_file(str(path))
+    if not (trees["is_leaf"] == 0).any():
+        pytest.skip("fold 0 kept no split to damage")
+    edit(trees)
+    save_file(trees, str(path))
+    from protloc.errors import UserError
+
+    with pytest.raises(UserError, match="boost_fold_0.safetensors cannot be used") as info:
+        EnsemblePredictor.from_dir(copy)
+    assert words in str(info.value)
