@@ -338,6 +338,33 @@ def _case_nan_weights(folder: Path) -> str:
     return load_set(directory)
 
 
+def _case_boosting_other_streams(folder: Path) -> str:
+    """Boosting trees (one split per class tree) that read a feature far beyond the pooled
+    width of the set's streams, as trees trained on other streams would."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    n = 6  # one three-node tree per class: a split, then two leaves
+    one = {"feature_idx": [10**6, 0, 0], "num_threshold": [0.0, 0.0, 0.0],
+           "missing_go_to_left": [0, 0, 0], "left": [1, 0, 0], "right": [2, 0, 0],
+           "is_leaf": [0, 1, 1], "value": [0.0, 0.1, -0.1]}
+    trees = {k: np.array(v * n, dtype=np.float64 if k in ("num_threshold", "value") else np.int64)
+             for k, v in one.items()}
+    for k in ("left", "right"):
+        trees[k] += np.repeat(np.arange(n) * 3, 3) * (trees["is_leaf"] == 0)
+    trees["roots"], trees["baseline"] = np.arange(n, dtype=np.int64) * 3, np.zeros(n)
+    directory = _edited_set(folder, lambda m: m.update(boosting={"weight": 0.5, "folds": {
+        str(f["test_fold"]): "boost.safetensors" for f in m["folds"]}}))
+    save_file(trees, str(directory / "boost.safetensors"))
+    from protloc.predictor import EnsemblePredictor
+
+    try:  # the whole predictor: fold networks, then the boosting trees
+        EnsemblePredictor.from_dir(directory)
+    except UserError as exc:
+        return f"refused: {exc}"
+    return "loaded"
+
+
 def _case_nested_manifest(folder: Path) -> str:
     directory = tiny_set(folder)
     (directory / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
@@ -447,6 +474,11 @@ CASES += [
          _load_edited(lambda m: m["folds"][0].update(temperature=0))),
     Case("weights-nan", "loading", "NaN in a fold's weights", r"^refused: .*are not finite",
          _case_nan_weights),
+    Case("boosting-other-streams", "loading",
+         "boosting trees that read a feature the set's streams do not give (trained on others)",
+         r"^refused: boosting file boost.safetensors cannot be used: its trees read feature "
+         r"1000000 but the checkpoint's streams give \d+ pooled features",
+         _case_boosting_other_streams),
     Case("hidden-200000", "loading", "hidden: 200000 in the model settings (about 160 GB)",
          r"^refused: .*model.config.hidden is 200000; it must be an integer from 1 to 8,192$",
          _load_edited(_hidden_200000)),
