@@ -237,12 +237,17 @@ def load_boosting(manifest: Manifest, fold: FoldEntry, directory: Path) -> list[
     return trees
 
 
+def boosting_streams(manifest: Manifest) -> list[int]:
+    """Indices of the streams the boosting trees read (``boosting.streams``; all when absent),
+    in the manifest's embedder order, as training pooled them."""
+    names = manifest.boosting.get("streams")
+    return [i for i, spec in enumerate(manifest.embedders) if names is None or spec["id"] in names]
+
+
 def _boosting_width(manifest: Manifest) -> int:
-    """Pooled features the boosting trees are given: those of ``boosting.streams`` (all when
-    absent), widths from the model config, in the manifest's embedder order."""
-    ids = [spec["id"] for spec in manifest.embedders]
-    names = manifest.boosting.get("streams", ids)
-    return pooled_width([d for i, d in zip(ids, manifest.model_config.input_dims) if i in names])
+    """Pooled features the boosting trees are given (stream widths from the model config)."""
+    dims = manifest.model_config.input_dims
+    return pooled_width([dims[i] for i in boosting_streams(manifest)])
 
 
 def build_fold_model(manifest: Manifest, fold: FoldEntry, directory: Path) -> FusionModel:

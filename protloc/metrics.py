@@ -108,14 +108,20 @@ def paired_bootstrap(y, a, b, n_boot: int = 1000, seed: int = 0,
                      level: float = 0.95) -> tuple[float, float]:
     """Interval (95% by default) of MCC(b) - MCC(a) over resamples of the same proteins
     (paired); a wider ``level`` corrects for comparing several variants (Bonferroni)."""
+    return paired_bootstrap_levels(y, a, b, (level,), n_boot, seed)[0]
+
+
+def paired_bootstrap_levels(y, a, b, levels: Sequence[float], n_boot: int = 1000,
+                            seed: int = 0) -> list[tuple[float, float]]:
+    """:func:`paired_bootstrap` at several levels from one set of resamples."""
     y, a, b = np.asarray(y), np.asarray(a), np.asarray(b)
     rng = np.random.default_rng(seed)
     diffs = []
     for _ in range(n_boot):
         idx = rng.integers(0, len(y), len(y))
         diffs.append(mcc(y[idx], b[idx]) - mcc(y[idx], a[idx]))
-    tail = 50.0 * (1.0 - level)
-    return float(np.percentile(diffs, tail)), float(np.percentile(diffs, 100.0 - tail))
+    tails = [50.0 * (1.0 - level) for level in levels]
+    return [(float(np.percentile(diffs, t)), float(np.percentile(diffs, 100.0 - t))) for t in tails]
 
 
 def _present_labels(y: Sequence[str], p: Sequence[str]) -> list[str]:

@@ -12,6 +12,7 @@ import torch
 from .boosting import pooled_matrix, predict_raw
 from .checkpoint import (
     Manifest,
+    boosting_streams,
     build_fold_model,
     build_network,
     check_finite_probabilities,
@@ -251,9 +252,7 @@ class EnsemblePredictor:
     def boosting_features(self, per_stream: list[list[np.ndarray]], group: str) -> np.ndarray:
         """Pooled features of a batch (``per_stream[i][j]``: stream i of protein j) from the
         streams the boosting trees read (manifest ``boosting.streams``; all when absent)."""
-        ids = [spec["id"] for spec in self.manifest.embedders]
-        names = self.manifest.boosting.get("streams")
-        read = range(len(ids)) if names is None else [ids.index(n) for n in names]
+        read = boosting_streams(self.manifest)
         proteins = [[per_stream[i][j] for i in read] for j in range(len(per_stream[0]))]
         return pooled_matrix(proteins, [group_index(group)] * len(proteins))
 

@@ -20,12 +20,16 @@ from pathlib import Path
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
-from protloc.metrics import mcc, paired_bootstrap
+from protloc.metrics import mcc, paired_bootstrap_levels
+
+
+def corrected_level(variants: list[str]) -> float:
+    """Bonferroni: a 95% family-wise level over every variant compared with the first."""
+    return 1 - 0.05 / (len(variants) - 1)
 
 
 def rows(table: pd.DataFrame, variants: list[str], labels: pd.Series) -> list[str]:
     base = variants[0]
-    level = 1 - 0.05 / (len(variants) - 1)
     out = []
     for name in variants:
         y, p = labels.loc[table.index], table[name]
@@ -34,9 +38,9 @@ def rows(table: pd.DataFrame, variants: list[str], labels: pd.Series) -> list[st
         if name == base:
             cells += ["–", "–"]
         else:
-            for lvl in (0.95, level):
-                lo, hi = paired_bootstrap(y, table[base], p, level=lvl)
-                cells.append(f"{mcc(y, p) - mcc(y, table[base]):+.4f} [{lo:+.4f}, {hi:+.4f}]")
+            delta = mcc(y, p) - mcc(y, table[base])
+            for lo, hi in paired_bootstrap_levels(y, table[base], p, (0.95, corrected_level(variants))):
+                cells.append(f"{delta:+.4f} [{lo:+.4f}, {hi:+.4f}]")
         out.append(f"| {name} | {len(table):,} | " + " | ".join(cells) + " |")
     return out
 
@@ -47,7 +51,7 @@ def main(dataset_dir: Path, calls_path: Path) -> None:
     benchmark = set(dataset.loc[dataset["in_benchmark"].astype(str).str.lower() == "true", "id"])
     calls = pd.read_csv(calls_path)
     variants = [c for c in calls.columns if c not in ("split", "id")]
-    level = 100 * (1 - 0.05 / (len(variants) - 1))
+    level = 100 * corrected_level(variants)
     header = ("| variant | n | accuracy | macro-F1 | MCC | ΔMCC, 95% | "
               f"ΔMCC, {level:.2f}% (Bonferroni, {len(variants) - 1} variants) |\n"
               "|---|---|---|---|---|---|---|")
