@@ -34,6 +34,8 @@ SIZE_LIMITS: dict[str, tuple[int, int]] = {
     "pool_heads": (1, 256),
     "head_hidden": (1, 8192),
     "n_groups": (0, 64),
+    "conv_kernel": (1, 63),
+    "conv_layers": (1, 16),
 }
 #: Other integer settings a newer model config may add get these bounds.
 _OTHER_INT_LIMITS = (0, 65_536)
@@ -169,6 +171,9 @@ def check_model_config(config: dict[str, Any]) -> None:
     fusion = config.get("fusion", "cross")
     if fusion not in ("cross", "concat"):
         raise _malformed("model.config.fusion", f"is {fusion!r}; it must be 'cross' or 'concat'")
+    encoder = config.get("encoder", "lstm")
+    if encoder not in ("lstm", "conv"):
+        raise _malformed("model.config.encoder", f"is {encoder!r}; it must be 'lstm' or 'conv'")
     most = 2 if fusion == "cross" else _MAX_STREAMS
     if (not isinstance(dims, list) or not 1 <= len(dims) <= most
             or not all(_is_int(d) and 1 <= d <= _MAX_INPUT_DIM for d in dims)):

@@ -38,6 +38,13 @@ class FusionConfig:
     # cross-attention; two streams only) or "concat" (residue features side by side, then one
     # projection: no L x L attention, affordable on a CPU for any number of streams).
     fusion: str = "cross"
+    # What reads the fused residues before pooling: "lstm" (the reference design's BiLSTM) or
+    # "conv" (residual 1-D convolutions over a window of conv_kernel residues, as in
+    # light-attention models on frozen embeddings: no step-by-step recurrence, so it is cheap
+    # on a CPU and sees only local context; its output has the BiLSTM's width, 2 x lstm_hidden).
+    encoder: str = "lstm"
+    conv_kernel: int = 9
+    conv_layers: int = 2
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -139,6 +146,30 @@ class BiLSTMEncoder(nn.Module):
         return self.norm(x * valid[..., None])  # zeros at padding, as pad_packed_sequence gives
 
 
+class ConvEncoder(nn.Module):
+    """Residual 1-D convolutions; padding is zeroed before every layer, so a residue's output
+    depends only on real residues within (kernel // 2) x layers of it, whatever the batch."""
+
+    def __init__(self, hidden: int, out_dim: int, kernel: int, layers: int, dropout: float) -> None:
+        super().__init__()
+        if kernel % 2 == 0:
+            raise ValueError(f"conv_kernel must be odd (centred on the residue), not {kernel}")
+        self.convs = nn.ModuleList(
+            nn.Conv1d(hidden, hidden, kernel, padding=kernel // 2) for _ in range(layers)
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, out_dim)
+        self.norm = nn.LayerNorm(out_dim)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        valid = (torch.arange(x.shape[1], device=x.device)[None, :]
+                 < lengths.to(x.device)[:, None])[..., None].to(x.dtype)
+        for conv in self.convs:
+            x = x * valid
+            x = x + self.dropout(F.relu(conv(x.transpose(1, 2)).transpose(1, 2)))
+        return self.norm(self.out(x)) * valid
+
+
 class AttentionPooling(nn.Module):
     """Multi-head attention pooling with one learned query per head.
 
@@ -186,8 +217,15 @@ class FusionModel(nn.Module):
                 f"cross-attention fusion takes 1 or 2 input streams, not {len(dims)}: "
                 "use fusion 'concat' for more"
             )
-        self.encoder = BiLSTMEncoder(hidden, config.lstm_hidden, config.lstm_layers, drop)
         pooled_dim = 2 * config.lstm_hidden
+        self.encoder: nn.Module
+        if config.encoder == "lstm":
+            self.encoder = BiLSTMEncoder(hidden, config.lstm_hidden, config.lstm_layers, drop)
+        elif config.encoder == "conv":
+            self.encoder = ConvEncoder(hidden, pooled_dim, config.conv_kernel,
+                                       config.conv_layers, drop)
+        else:
+            raise ValueError(f"encoder must be 'lstm' or 'conv', not {config.encoder!r}")
         self.pool = AttentionPooling(pooled_dim, config.pool_heads, drop)
         group_dim = 16 if config.n_groups else 0
         if config.n_groups:

@@ -107,6 +107,8 @@ def test_non_finite_outputs_are_an_error_with_non_zero_exit(ckpt, tmp_path, monk
         ("input_dims", [57, -1], "model.config.input_dims"),
         ("input_dims", "57", "model.config.input_dims"),
         ("n_classes", 7, "model.config.n_classes is 7"),
+        ("encoder", "gru", "model.config.encoder is 'gru'; it must be 'lstm' or 'conv'"),
+        ("conv_kernel", 100, "model.config.conv_kernel is 100"),
     ],
 )
 def test_bad_model_settings_name_the_field(ckpt, field, value, words) -> None:

@@ -124,3 +124,46 @@ def test_concat_fusion_takes_three_streams_and_each_one_matters():
         assert not torch.allclose(model(changed, lengths)[0], base)
     with pytest.raises(ValueError, match="concat"):
         FusionModel(FusionConfig(input_dims=[5, 3, 2], hidden=16, lstm_hidden=8, pool_heads=2))
+
+
+CONV = dict(SMALL, encoder="conv", conv_kernel=5, conv_layers=2, n_groups=4, mean_pool=True)
+
+
+def test_conv_encoder_ignores_padding_and_sees_only_its_window():
+    from protloc.model import ConvEncoder
+
+    torch.manual_seed(0)
+    enc = ConvEncoder(hidden=6, out_dim=8, kernel=5, layers=2, dropout=0.3).eval()
+    x = torch.randn(2, 30, 6)
+    lengths = torch.tensor([30, 12])
+    x[1, 12:] = 100.0  # garbage in the padding must not reach real residues
+    got = enc(x, lengths)
+    alone = enc(x[1:, :12], torch.tensor([12]))
+    assert torch.allclose(got[1, :12], alone[0], atol=1e-5)
+    assert torch.equal(got[1, 12:], torch.zeros(18, 8))
+    far = x.clone()
+    far[0, 20:] += 1.0  # 2 layers x (5 // 2) = 4 residues of reach: 0..15 cannot see residue 20
+    moved = (enc(far, lengths)[0] - got[0]).abs().sum(-1)
+    assert torch.equal(moved[:16], torch.zeros(16)) and bool((moved[16:] > 0).all())
+
+
+def test_conv_model_trains_every_parameter_and_reads_the_group():
+    torch.manual_seed(0)
+    model = FusionModel(FusionConfig(input_dims=[7, 3], fusion="concat", **CONV))
+    x, lengths = pad_batch([torch.randn(12, 7), torch.randn(9, 7)])
+    e, _ = pad_batch([torch.randn(12, 3), torch.randn(9, 3)])
+    logits, attention = model([x, e], lengths, torch.tensor([1, 2]))
+    assert logits.shape == (2, 6) and attention.shape == (2, 4, 12)
+    logits.sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum()]
+    assert missing == []
+    model.eval()
+    by_group = [model([x, e], lengths, torch.full((2,), g))[0] for g in range(4)]
+    assert not torch.allclose(by_group[0], by_group[2])
+
+
+def test_unknown_encoder_and_even_kernel_are_refused():
+    with pytest.raises(ValueError, match="encoder must be 'lstm' or 'conv', not 'gru'"):
+        FusionModel(FusionConfig(input_dims=[7], encoder="gru", **SMALL))
+    with pytest.raises(ValueError, match="conv_kernel must be odd"):
+        FusionModel(FusionConfig(input_dims=[7], **dict(CONV, conv_kernel=4)))
