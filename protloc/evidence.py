@@ -7,8 +7,9 @@ outside probabilities. Signal peptides are called by textbook rules on top of it
 signal-peptide predictor installs from PyPI):
 
 * a **Sec** signal peptide: a positively charged n-region, a hydrophobic h-region of 7-15
-  residues starting within the first 25, and a signal-peptidase I site (``A.A``-like: small
-  residues at -3 and -1) 3-10 residues after the h-region, cleavage between residues 15 and 45;
+  residues starting within the first 25, and a signal-peptidase I site 3-12 residues after the
+  h-region (von Heijne's rule: small residues at -3 and -1, no proline from -3 to +1; the
+  ``evidence-v1`` stream keeps its stricter A-X-A rule, see :data:`CLEAVAGE_BY_STREAM`);
 * a **lipoprotein** signal peptide: the same, with a lipobox ``[LVI][ASTVI][GAS]C`` whose Cys
   (the +1 residue after cleavage by LspA) lies at residue 15-35;
 * a **twin-arginine (Tat)** signal peptide: ``[ST]?RR.[FGAVML][LITMVF]`` in the n-region
@@ -42,6 +43,13 @@ EVIDENCE_COLUMNS: tuple[str, ...] = (
 EVIDENCE_DIM = len(EVIDENCE_COLUMNS)
 
 SP_TYPES = ("none", "Sec", "lipoprotein", "Tat")
+
+#: The signal-peptidase I site rule (:data:`protloc.regions.CLEAVAGE_RULES`) of each evidence
+#: stream. v1's A-X-A rule misses most signal peptides (it calls one on 46% of Gram-negative
+#: periplasmic proteins, v2's rule on 71%); v1 stays as it was because trained models read it.
+#: The app's lanes use the default, v2's.
+CLEAVAGE_BY_STREAM = {"evidence-v1": "axa", "evidence-v2": "von-heijne"}
+DEFAULT_CLEAVAGE = "von-heijne"
 
 _LIPOBOX = re.compile(r"(?=([LVI][ASTVI][GAS]C))")
 _TAT = re.compile(r"(?=([ST]?RR.[FGAVML][LITMVF]))")
@@ -122,7 +130,9 @@ def _tmhmm_alphabet(sequence: str) -> str:
     return re.sub(r"[^ACDEFGHIKLMNPQRSTVWY]", "A", sequence.upper())
 
 
-def signal_peptide(sequence: str, topology: Topology | None = None) -> SignalPeptide | None:
+def signal_peptide(
+    sequence: str, topology: Topology | None = None, cleavage: str = DEFAULT_CLEAVAGE
+) -> SignalPeptide | None:
     """Type and cleavage site of an N-terminal signal peptide.
 
     The n-, h- and c-regions come from :func:`protloc.regions.signal_peptide` (the project's one
@@ -133,7 +143,7 @@ def signal_peptide(sequence: str, topology: Topology | None = None) -> SignalPep
     not a signal peptide.
     """
     seq = sequence.upper()
-    region = regions.signal_peptide(seq)
+    region = regions.signal_peptide(seq, cleavage)
     if region is None:
         return None
     h_first, h_last = region.parts["h"]  # 1-based inclusive
@@ -170,14 +180,17 @@ def sortase_anchors(sequence: str) -> list[tuple[int, int]]:
     return spans
 
 
-def evidence(sequence: str) -> Evidence:
+def evidence(sequence: str, cleavage: str = DEFAULT_CLEAVAGE) -> Evidence:
     topology = tmhmm(sequence)
-    return Evidence(topology, signal_peptide(sequence, topology), sortase_anchors(sequence))
+    return Evidence(topology, signal_peptide(sequence, topology, cleavage),
+                    sortase_anchors(sequence))
 
 
-def evidence_matrix(sequence: str, ev: Evidence | None = None) -> np.ndarray:
+def evidence_matrix(
+    sequence: str, ev: Evidence | None = None, cleavage: str = DEFAULT_CLEAVAGE
+) -> np.ndarray:
     """(L, EVIDENCE_DIM) float32, columns as :data:`EVIDENCE_COLUMNS`."""
-    ev = ev or evidence(sequence)
+    ev = ev or evidence(sequence, cleavage)
     n = len(sequence)
     out = np.zeros((n, EVIDENCE_DIM), dtype=np.float32)
     out[:, 0:3] = ev.topology.posteriors

@@ -16,12 +16,17 @@ Positions in :class:`Region` are 1-based and inclusive, as biologists count resi
   within the first :data:`SP_SEARCH` residues must have mean hydropathy >= :data:`H_THRESHOLD`;
   it is extended over neighbouring strongly hydrophobic residues (KD >= 1.8) and trimmed of
   hydrophilic ends to give the h-region. The n-region before it must be 1-:data:`N_MAX`
-  residues with net positive charge (K + R - D - E >= 1). The first A-X-A motif within
-  :data:`C_MAX` residues after the h-region is reported as a possible cleavage site. A heuristic,
-  not SignalP: on the DeepLocPro proteins it fires on about 80% of periplasmic and
-  outer-membrane proteins and 4% of cytoplasmic ones, and also on the first transmembrane helix
-  of membrane proteins (a signal anchor; ``note`` says so when the h-region is also a membrane
-  segment and no A-X-A motif follows).
+  residues with net positive charge (K + R - D - E >= 1). The first signal-peptidase I site
+  within :data:`C_MAX` residues after the h-region is reported as a possible cleavage site, by
+  one of two rules (:data:`CLEAVAGE_RULES`): ``von-heijne`` (the default: a small residue at
+  -1, A G S C, and at -3, A V S T G I C L, no proline from -3 to +1; von Heijne 1983/1986)
+  or ``axa`` (alanine at both, the stricter rule of ``evidence-v1``). A heuristic, not
+  SignalP: with the von Heijne rule, on the dataset's Gram-negative proteins the typed call of
+  :func:`protloc.evidence.signal_peptide` fires on 71% of periplasmic and 77% of outer-membrane
+  proteins and 2% of cytoplasmic ones (A-X-A: 46%, 44%, 0%; ``scripts/signal_peptide_rates.py``).
+  The h-region alone (without a cleavage site) also matches the first transmembrane helix of
+  membrane proteins (a signal anchor; ``note`` says so when the h-region is also a membrane
+  segment and no cleavage site follows).
 * Top-attended regions (:func:`top_attended_regions`): the non-overlapping windows of
   :data:`TOP_WINDOW` residues holding the largest share of the mean attention.
 
@@ -52,6 +57,14 @@ H_WINDOW = 10
 H_THRESHOLD = 1.8
 N_MAX = 25
 C_MAX = 12
+#: Signal-peptidase I site rules: name -> (weights of the residues allowed at -1, at -3, how
+#: many residues before the cut must be proline-free besides +1). Of the sites a rule allows,
+#: the one with the largest weight sum wins (the earliest on a tie). Alanine is by far the
+#: commonest residue at -1 and -3 (von Heijne 1983), so an A-X-A site beats a nearer S-X-G one.
+CLEAVAGE_RULES: dict[str, tuple[dict[str, int], dict[str, int], int]] = {
+    "von-heijne": (dict(A=3, G=2, S=2, C=1), dict(A=3, V=2, S=1, T=1, G=1, I=1, L=1, C=1), 3),
+    "axa": (dict(A=1), dict(A=1), 0),  # evidence-v1's rule, kept as it was: the first A-X-A
+}
 _CORE = 1.8  # a strongly hydrophobic residue, extends the h-region
 TOP_WINDOW = 7
 
@@ -153,11 +166,11 @@ def transmembrane_segments(sequence: str) -> list[Region]:
     return regions
 
 
-def signal_peptide(sequence: str) -> Region | None:
+def signal_peptide(sequence: str, cleavage: str = "von-heijne") -> Region | None:
     """An N-terminal signal-peptide-like region (n-region + h-region [+ c-region]) or None.
 
-    See the module docstring for the rule. ``parts`` holds the n-, h- and (when an A-X-A
-    motif follows) c-regions as 1-based inclusive (start, end) pairs; the region ends at the
+    See the module docstring for the rule. ``parts`` holds the n-, h- and (when a cleavage
+    site by the ``cleavage`` rule follows) c-regions as 1-based inclusive (start, end) pairs; the region ends at the
     possible cleavage site, or at the end of the h-region when there is none.
     """
     seq = sequence.upper()
@@ -170,15 +183,15 @@ def signal_peptide(sequence: str) -> Region | None:
     if not 1 <= len(n_region) <= N_MAX or charge < 1:
         return None
     parts = {"n": (1, first), "h": (first + 1, last + 1)}
-    cleave = _cleavage_site(seq, last + 1)
+    cleave = _cleavage_site(seq, last + 1, cleavage)
     end = last + 1
     note = f"n-region {first} residues, net charge +{charge}; h-region {last - first + 1} residues"
     if cleave is not None:
         parts["c"] = (last + 2, cleave)
         end = cleave
-        note += f"; A-X-A motif: possible cleavage after residue {cleave}"
+        note += f"; {seq[cleave - 3:cleave]} (-3 to -1): possible cleavage after residue {cleave}"
     else:
-        note += "; no A-X-A cleavage motif after the h-region"
+        note += "; no signal-peptidase I site after the h-region"
         if any(tm.start <= last + 1 and tm.end >= first + 1 for tm in transmembrane_segments(seq[:80])):
             note += (
                 "; the stretch is also transmembrane-like and has no cleavage motif, so it may "
@@ -207,13 +220,21 @@ def _h_region(seq: str) -> tuple[int, int] | None:
     return first, last
 
 
-def _cleavage_site(seq: str, h_end: int) -> int | None:
-    """First A-X-A motif within C_MAX residues after the h-region: the residue before the
-    cleavage site (1-based), or None."""
+def _cleavage_site(seq: str, h_end: int, rule: str = "von-heijne") -> int | None:
+    """The best site by ``rule`` (:data:`CLEAVAGE_RULES`) within C_MAX residues after the
+    h-region: the residue before the cleavage site (1-based), or None."""
+    if rule not in CLEAVAGE_RULES:
+        raise ValueError(f"cleavage rule must be one of {sorted(CLEAVAGE_RULES)}, not {rule!r}")
+    minus1, minus3, no_proline = CLEAVAGE_RULES[rule]
+    best, best_score = None, 0
     for site in range(h_end + 3, min(h_end + C_MAX, len(seq) - 1) + 1):
-        if seq[site - 1] == "A" and seq[site - 3] == "A" and seq[site] != "P":
-            return site
-    return None
+        allowed = seq[site - 1] in minus1 and seq[site - 3] in minus3
+        if not allowed or "P" in seq[site - no_proline : site + 1]:
+            continue
+        score = minus1[seq[site - 1]] + minus3[seq[site - 3]]
+        if score > best_score:
+            best, best_score = site, score
+    return best
 
 
 def sequence_regions(sequence: str) -> list[Region]:

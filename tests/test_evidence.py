@@ -1,5 +1,5 @@
 """Evidence stream: TMHMM 2.0 (the real model file from pytmhmm-binaries), signal-peptide type,
-sortase anchors, and the evidence-v1 embedder built from them."""
+sortase anchors, and the evidence-v1 / evidence-v2 embedders built from them."""
 
 import numpy as np
 import pytest
@@ -14,6 +14,9 @@ LPP = "MKATKLVLGAVILGSTLLAGCSSNAKIDQLSSDVQTLNAKVDQLSNDVNAMRSDVQAAKDDAARANQRLDNMA
 # Staphylococcus aureus protein A C-terminus pattern: LPETG, hydrophobic stretch, charged tail
 SORTASE_TAIL = "A" * 80 + "KEDNKKPGKEDGNKPGKEDNKKPGKEDGNKPGKEDNKKPGKEDGNKPG" + \
     "LPETGEENPFIGTTVFGGLSLALGAALLAGRRREL"
+# TEM-1 beta-lactamase (P62593), N-terminus: its signal peptidase site V-F-A|H (mature protein
+# from H24) is a von Heijne site but not A-X-A.
+TEM1 = "MSIQHFRVALIPFFAAFCLPVFAHPETLVKVKDAEDQLGARVGYIELDLNSGKILESFRPEERFPMMSTFKVLLCGAVL"
 
 
 def _example(short):
@@ -67,3 +70,35 @@ def test_evidence_embedder_columns():
 def test_unknown_letters_do_not_break_tmhmm():
     top = tmhmm("MKKXXBZLLLLLLLLLLLLLLLLLLLLAAAXKK")
     assert len(top.path) == 33
+
+
+def test_von_heijne_site_finds_what_axa_misses_and_v1_keeps_axa():
+    sp = evidence(TEM1).signal_peptide  # the default rule: von Heijne's
+    assert sp is not None and sp.kind == "Sec" and sp.cleavage == 23
+    assert evidence(TEM1, cleavage="axa").signal_peptide is None
+    sec = EVIDENCE_COLUMNS.index("sp_sec")
+    (v1,) = make_embedder("evidence-v1").embed([TEM1])
+    (v2,) = make_embedder("evidence-v2").embed([TEM1])
+    assert not v1[:, sec].any() and v2[:23, sec].all() and not v2[23:, sec].any()
+    np.testing.assert_array_equal(v1, evidence_matrix(TEM1, cleavage="axa"))
+    assert make_embedder(make_embedder("evidence-v2").spec()).id == "evidence-v2"
+
+
+def test_von_heijne_rule_prefers_alanine_sites_and_refuses_proline():
+    from protloc.regions import _cleavage_site
+
+    ompa = _example("OmpA").sequence  # ...A-T-V-A(19)-Q-A(21)|A-P-K: both sites allowed
+    assert _cleavage_site(ompa, 15) == 21  # A-X-A (3 + 3) beats T-X-A (1 + 3)
+    assert _cleavage_site(ompa, 15, "axa") == 21
+    core = "MKK" + "LLAVLLALLAVLL"
+    assert _cleavage_site(core + "QQSGSGTT" * 3, len(core)) == len(core) + 5  # S-G-S|G
+    assert _cleavage_site(core + "QQSPSGTT" * 3, len(core)) is None  # proline at -2
+    with pytest.raises(ValueError, match="cleavage rule must be one of"):
+        _cleavage_site(ompa, 15, "signalp")
+
+
+def test_unknown_evidence_version_is_refused():
+    from protloc.errors import UserError
+
+    with pytest.raises(UserError, match="no evidence stream 'evidence-v9'"):
+        make_embedder("evidence-v9")

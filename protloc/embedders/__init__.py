@@ -56,6 +56,8 @@ def spec_from_id(embedder_id: str) -> dict[str, Any]:
         return spec
     if embedder_id == EVIDENCE_ID:
         return {"kind": "evidence"}
+    if re.fullmatch(r"evidence-v\d+", embedder_id):
+        return {"kind": "evidence", "version": int(embedder_id.split("-v")[1])}
     if re.fullmatch(r"unirep-(1900|256|64)", embedder_id):
         return {"kind": "unirep", "size": int(embedder_id.split("-")[1])}
     if embedder_id == "ProstT5-AA":
@@ -82,6 +84,13 @@ def make_embedder(spec: Mapping[str, Any] | str, **overrides: Any) -> Embedder:
         implied = spec_from_id(wanted_id)
         kind = implied.pop("kind")
         spec = {**implied, **spec}
+    elif wanted_id is not None:  # a standard id of the same kind fills what the spec leaves out
+        try:
+            implied = spec_from_id(wanted_id)
+        except UserError:
+            implied = {}
+        if implied.pop("kind", None) == kind:
+            spec = {**implied, **spec}
     if kind not in EMBEDDER_KINDS:
         raise UserError(f"Unknown embedder kind {kind!r}; known: {', '.join(EMBEDDER_KINDS)}.")
     cls = EMBEDDER_KINDS[kind]
