@@ -160,10 +160,12 @@ if regions:
 else:
     st.success("No signal peptide, membrane helix or sortase anchor found.")
 st.caption(
-    "The model's evidence stream: TMHMM 2.0 (Krogh et al. 2001) for membrane helices, "
-    "textbook rules for the signal peptide's type (Sec, lipoprotein, Tat) and cleavage site, "
-    "and for LPXTG anchors; not SignalP. A helix that is a signal peptide's h-region is shown "
-    "as the signal peptide, not as a membrane helix."
+    "Evidence: TMHMM 2.0 (Krogh et al. 2001) for membrane helices, textbook rules for the "
+    "signal peptide's type (Sec, lipoprotein, Tat) and cleavage site (von Heijne's -3, -1 "
+    "rule), and for LPXTG anchors; not SignalP. A helix that is a signal peptide's h-region is "
+    "shown as the signal peptide, not as a membrane helix. The default model reads the same "
+    "evidence with a stricter cleavage rule (alanine at -3 and -1), which misses more signal "
+    "peptides."
 )
 st.info(
     "Attention shows where the model's pooling layer put its weight. It is a clue, not "

@@ -306,7 +306,7 @@ else:
          key="attention", name=("attention", record.id))
     st.caption(
         "Top: attention of each pooling head and their mean (brighter = more weight; colours "
-        "run up to the 99th percentile so one peak does not hide the rest). Middle: the model's "
+        "run up to the 99th percentile so one peak does not hide the rest). Middle: the "
         "evidence: signal peptide with its type and cleavage site, lipobox, TMHMM 2.0 membrane "
         "helices, LPXTG anchor; hover for details. Bottom: Kyte-Doolittle hydropathy. Drag to "
         "zoom, double-click to reset; the **Attention explorer** has an overview and detail."

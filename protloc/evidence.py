@@ -46,7 +46,7 @@ SP_TYPES = ("none", "Sec", "lipoprotein", "Tat")
 
 #: The signal-peptidase I site rule (:data:`protloc.regions.CLEAVAGE_RULES`) of each evidence
 #: stream. v1's A-X-A rule misses most signal peptides (it calls one on 46% of Gram-negative
-#: periplasmic proteins, v2's rule on 71%); v1 stays as it was because trained models read it.
+#: periplasmic proteins, v2's rule on 70%); v1 stays as it was because trained models read it.
 #: The app's lanes use the default, v2's.
 CLEAVAGE_BY_STREAM = {"evidence-v1": "axa", "evidence-v2": "von-heijne"}
 DEFAULT_CLEAVAGE = "von-heijne"

@@ -16,14 +16,14 @@ Positions in :class:`Region` are 1-based and inclusive, as biologists count resi
   within the first :data:`SP_SEARCH` residues must have mean hydropathy >= :data:`H_THRESHOLD`;
   it is extended over neighbouring strongly hydrophobic residues (KD >= 1.8) and trimmed of
   hydrophilic ends to give the h-region. The n-region before it must be 1-:data:`N_MAX`
-  residues with net positive charge (K + R - D - E >= 1). The first signal-peptidase I site
+  residues with net positive charge (K + R - D - E >= 1). The best signal-peptidase I site
   within :data:`C_MAX` residues after the h-region is reported as a possible cleavage site, by
   one of two rules (:data:`CLEAVAGE_RULES`): ``von-heijne`` (the default: a small residue at
   -1, A G S C, and at -3, A V S T G I C L, no proline from -3 to +1; von Heijne 1983/1986)
   or ``axa`` (alanine at both, the stricter rule of ``evidence-v1``). A heuristic, not
   SignalP: with the von Heijne rule, on the dataset's Gram-negative proteins the typed call of
-  :func:`protloc.evidence.signal_peptide` fires on 71% of periplasmic and 77% of outer-membrane
-  proteins and 2% of cytoplasmic ones (A-X-A: 46%, 44%, 0%; ``scripts/signal_peptide_rates.py``).
+  :func:`protloc.evidence.signal_peptide` fires on 70% of periplasmic and 75% of outer-membrane
+  proteins and 2% of cytoplasmic ones (A-X-A: 46%, 43%, 0%; ``docs/results/signal_peptides.md``).
   The h-region alone (without a cleavage site) also matches the first transmembrane helix of
   membrane proteins (a signal anchor; ``note`` says so when the h-region is also a membrane
   segment and no cleavage site follows).
