@@ -112,6 +112,7 @@ def _fit_fold(x, labels, ids, partitions, k, trainable, settings, group_dropout,
         probs = softmax(predict_raw(arrays, x[index]))
         _table([ids[i] for i in index], part, labels[index], probs, k).to_csv(
             run_dir / name, index=False, float_format="%.5f")
+    return len(model._predictors)
 
 
 def _table(ids, partition, labels, probs, model_fold) -> pd.DataFrame:

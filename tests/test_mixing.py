@@ -3,6 +3,7 @@ weight chosen on validation folds only, loaded without unpickling, used by the p
 
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,8 @@ def mixed_checkpoint(tmp_path_factory):
                  "--out", str(root / "ckpt"), "--cache", str(root / "cache")],
                 stdout=io.StringIO(), stderr=err)
     assert code == 0, err.getvalue()
+    rounds = [int(n) for n in re.findall(r"boosting fold \d: (\d+) rounds", err.getvalue())]
+    assert len(rounds) == 5 and all(1 <= n <= 8 for n in rounds)  # the trees kept, logged
     manifest = (root / "ckpt" / "manifest.json").read_text()
     # a re-run with every fold trained only reassembles the set (no embedding, same manifest)
     code = main(["train", "--data", str(data), "--config", str(root / "c.yaml"),
