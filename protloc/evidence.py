@@ -28,7 +28,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import regions
-from .regions import KYTE_DOOLITTLE
+from .regions import DEFAULT_CLEAVAGE, KYTE_DOOLITTLE
 
 #: Per-residue columns of :func:`evidence_matrix`, in order.
 EVIDENCE_COLUMNS: tuple[str, ...] = (
@@ -49,7 +49,6 @@ SP_TYPES = ("none", "Sec", "lipoprotein", "Tat")
 #: periplasmic proteins, v2's rule on 70%); v1 stays as it was because trained models read it.
 #: The app's lanes use the default, v2's.
 CLEAVAGE_BY_STREAM = {"evidence-v1": "axa", "evidence-v2": "von-heijne"}
-DEFAULT_CLEAVAGE = "von-heijne"
 
 _LIPOBOX = re.compile(r"(?=([LVI][ASTVI][GAS]C))")
 _TAT = re.compile(r"(?=([ST]?RR.[FGAVML][LITMVF]))")

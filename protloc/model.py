@@ -162,8 +162,7 @@ class ConvEncoder(nn.Module):
         self.norm = nn.LayerNorm(out_dim)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
-        valid = (torch.arange(x.shape[1], device=x.device)[None, :]
-                 < lengths.to(x.device)[:, None])[..., None].to(x.dtype)
+        valid = (~padding_mask(lengths.to(x.device), x.shape[1]))[..., None].to(x.dtype)
         for conv in self.convs:
             x = x * valid
             x = x + self.dropout(F.relu(conv(x.transpose(1, 2)).transpose(1, 2)))

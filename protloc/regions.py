@@ -65,6 +65,7 @@ CLEAVAGE_RULES: dict[str, tuple[dict[str, int], dict[str, int], int]] = {
     "von-heijne": (dict(A=3, G=2, S=2, C=1), dict(A=3, V=2, S=1, T=1, G=1, I=1, L=1, C=1), 3),
     "axa": (dict(A=1), dict(A=1), 0),  # evidence-v1's rule, kept as it was: the first A-X-A
 }
+DEFAULT_CLEAVAGE = "von-heijne"
 _CORE = 1.8  # a strongly hydrophobic residue, extends the h-region
 TOP_WINDOW = 7
 
@@ -166,12 +167,13 @@ def transmembrane_segments(sequence: str) -> list[Region]:
     return regions
 
 
-def signal_peptide(sequence: str, cleavage: str = "von-heijne") -> Region | None:
+def signal_peptide(sequence: str, cleavage: str = DEFAULT_CLEAVAGE) -> Region | None:
     """An N-terminal signal-peptide-like region (n-region + h-region [+ c-region]) or None.
 
     See the module docstring for the rule. ``parts`` holds the n-, h- and (when a cleavage
-    site by the ``cleavage`` rule follows) c-regions as 1-based inclusive (start, end) pairs; the region ends at the
-    possible cleavage site, or at the end of the h-region when there is none.
+    site by the ``cleavage`` rule follows) c-regions as 1-based inclusive (start, end) pairs;
+    the region ends at the possible cleavage site, or at the end of the h-region when there is
+    none.
     """
     seq = sequence.upper()
     h_region = _h_region(seq)
@@ -220,7 +222,7 @@ def _h_region(seq: str) -> tuple[int, int] | None:
     return first, last
 
 
-def _cleavage_site(seq: str, h_end: int, rule: str = "von-heijne") -> int | None:
+def _cleavage_site(seq: str, h_end: int, rule: str = DEFAULT_CLEAVAGE) -> int | None:
     """The best site by ``rule`` (:data:`CLEAVAGE_RULES`) within C_MAX residues after the
     h-region: the residue before the cleavage site (1-based), or None."""
     if rule not in CLEAVAGE_RULES:

@@ -1,5 +1,5 @@
-"""The ``evidence-v1`` and ``evidence-v2`` streams: TMHMM 2.0 topology, signal-peptide type and cleavage site,
-sortase anchors and the C-terminal aromatic, per residue (columns:
+"""The ``evidence-v1`` and ``evidence-v2`` streams: TMHMM 2.0 topology, signal-peptide type and
+cleavage site, sortase anchors and the C-terminal aromatic, per residue (columns:
 :data:`protloc.evidence.EVIDENCE_COLUMNS`). No weights; TMHMM's model file ships in
 ``pytmhmm-binaries``. About 0.1 s per 400-residue protein on one core (the HMM's forward and
 backward passes), so it is cached like the language-model streams. The two versions differ only
