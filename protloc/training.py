@@ -212,6 +212,10 @@ def warmup_cosine(opt, warmup_steps: int, total_steps: int) -> torch.optim.lr_sc
 
 
 def mcc(labels: np.ndarray, logits: np.ndarray) -> float:
+    """Validation MCC; 0.0 for an empty validation fold (only tiny data sets have one), as
+    scikit-learn 1.7 returns and newer releases refuse with an error."""
+    if len(labels) == 0:
+        return 0.0
     return float(matthews_corrcoef(labels, logits.argmax(axis=1)))
 
 
@@ -249,6 +253,8 @@ def train_fold(
     if state_path.exists():
         state = _resume(state_path, model, opt, sched)
         log(f"resumed after epoch {state.epoch} (best epoch {state.best_epoch})")
+    if len(val.labels) == 0:
+        log("warning: no validation proteins in this fold: the first epoch is kept")
     while state.epoch < cfg.epochs and state.epoch - state.best_epoch < cfg.patience:
         epoch = state.epoch + 1
         started = time.perf_counter()

@@ -185,3 +185,12 @@ def test_max_batch_pairs_splits_only_batches_over_the_bound(data):
         assert len(piece) == 1 or len(piece) * lengths[piece].max() ** 2 <= bound
     kept = [b for b in plain if len(b) * lengths[b].max() ** 2 <= bound]
     assert all(any(np.array_equal(b, s) for s in split) for b in kept)
+
+
+def test_validation_mcc_of_an_empty_fold_is_zero_whatever_the_scikit_learn_version():
+    from protloc.training import mcc
+
+    assert mcc(np.zeros(0, dtype=int), np.zeros((0, 6))) == 0.0
+    logits = np.eye(6)[[0, 1, 2, 2]]
+    assert mcc(np.array([0, 1, 2, 2]), logits) == 1.0
+    assert mcc(np.array([0, 1, 2, 2]), logits[[1, 0, 2, 2]]) < 1.0
