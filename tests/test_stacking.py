@@ -1,0 +1,157 @@
+"""The second-level stacker (protloc.stacking) and the experiment script that measures it: test
+folds never reach a stacker that predicts them, validation scores are cross-fitted, the group
+changes the answer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from protloc import stacking
+from protloc.classes import CLASSES
+from protloc.mixing import PROBS
+from protloc.neighbours import Neighbour
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _probs(rng, y, noise=1.0):
+    logits = rng.normal(scale=noise, size=(len(y), len(CLASSES)))
+    logits[np.arange(len(y)), y] += 2.0
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _synthetic(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % len(CLASSES)
+    groups = np.array(["negative", "positive", "archaea"])[rng.integers(0, 3, n)]
+    partition = rng.integers(0, 5, n)
+    model_fold = (partition - 1) % 5  # a protein is validation for the fold model before it
+    return rng, y, groups, partition, model_fold
+
+
+def test_vote_matrix_puts_the_identity_in_the_label_column():
+    hits = [Neighbour("a", "Periplasmic", "psortb", 0.4, 0.9, 1e-20), None]
+    votes = stacking.vote_matrix(hits)
+    assert votes[0, CLASSES.index("Periplasmic")] == 0.4 and votes[0].sum() == 0.4
+    assert not votes[1].any()
+
+
+def test_features_carry_the_group_and_unknown_is_all_zeros():
+    rng, y, groups, _, _ = _synthetic(12)
+    pf, pb = _probs(rng, y), _probs(rng, y)
+    plain = stacking.features(pf, pb, groups, by_group=False)
+    assert plain.shape == (12, 12)
+    full = stacking.features(pf, pb, groups)
+    assert full.shape == (12, 12 * 4 + 3)
+    unknown = stacking.features(pf, pb, ["unknown"] * 12)
+    assert not unknown[:, 12:].any()
+    other = stacking.features(pf, pb, np.where(groups == "negative", "positive", "negative"))
+    assert not np.array_equal(full, other)
+
+
+def test_the_stacker_of_a_test_fold_never_sees_its_proteins(monkeypatch):
+    rng, y, groups, partition, _ = _synthetic()
+    x = stacking.features(_probs(rng, y), _probs(rng, y), groups)
+    seen = []
+    real_fit = stacking._fit
+    monkeypatch.setattr(stacking, "_fit", lambda xs, ys, c: seen.append(xs) or real_fit(xs, ys, c))
+    for k in range(5):
+        stacking.test_fold_stacker(x, y, partition, k, 0.1)
+        fitted = {tuple(row) for row in seen[-1]}
+        assert not fitted & {tuple(row) for row in x[partition == k]}
+        assert len(seen[-1]) == (partition != k).sum()
+
+
+def test_validation_scores_are_cross_fitted(monkeypatch):
+    rng, y, groups, _, model_fold = _synthetic()
+    x = stacking.features(_probs(rng, y), _probs(rng, y), groups)
+    seen = []
+    real_fit = stacking._fit
+    monkeypatch.setattr(stacking, "_fit", lambda xs, ys, c: seen.append(len(xs)) or real_fit(xs, ys, c))
+    out = stacking.cross_fitted(x, y, model_fold, 0.1)
+    assert sorted(seen) == sorted((model_fold != k).sum() for k in range(5))
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-9)
+    assert (out.argmax(axis=1) == y).mean() > 0.5  # it learns from informative members
+
+
+def test_the_group_changes_the_stacked_probabilities():
+    rng, y, groups, partition, _ = _synthetic(900, seed=1)
+    pf, pb = _probs(rng, y, 2.0), _probs(rng, y, 2.0)
+    # Gram-positive proteins: the boosting member is right, the fusion member is noise
+    pos = groups == "positive"
+    pf[pos] = _probs(rng, rng.integers(0, 6, pos.sum()), 2.0)
+    model = stacking.test_fold_stacker(stacking.features(pf, pb, groups), y, partition, 0, 0.1)
+    flipped = np.where(groups == "positive", "negative", "positive")
+    a = stacking.predict(model, stacking.features(pf, pb, groups))
+    b = stacking.predict(model, stacking.features(pf, pb, flipped))
+    assert np.abs(a - b).max() > 0.05
+
+
+def test_predict_gives_unseen_classes_zero():
+    rng, y, groups, partition, _ = _synthetic()
+    keep = y != CLASSES.index("Cell wall & surface")
+    x = stacking.features(_probs(rng, y), _probs(rng, y), groups)
+    model = stacking.test_fold_stacker(x[keep], y[keep], partition[keep], 0, 0.1)
+    out = stacking.predict(model, x[:5])
+    assert (out[:, CLASSES.index("Cell wall & surface")] == 0).all()
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-9)
+
+
+def test_choose_takes_the_best_validation_mcc():
+    y = np.array([0, 1, 2, 3, 4, 5])
+    good, bad = np.eye(6)[y], np.eye(6)[(y + 1) % 6]
+    key, scores = stacking.choose({"bad": bad, "good": good}, y)
+    assert key == "good" and scores["good"] == 1.0 and scores["bad"] < 0
+
+
+def test_experiment_script_end_to_end(tmp_path):
+    """The script on a small synthetic set laid out like the real inputs."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import stacking_experiment
+
+    rng, y, groups, partition, model_fold = _synthetic(300, seed=2)
+    ids = [f"p{i}" for i in range(len(y))]
+    labels = [CLASSES[i] for i in y]
+    sources = np.where(np.arange(len(y)) % 3 == 0, "deeplocpro_benchmark", "psortb")
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame({"id": ids, "source": sources, "group": groups, "partition": partition,
+                  "label": labels}).to_csv(data / "dataset.tsv", sep="\t", index=False)
+    ckpt, results = tmp_path / "ckpt", tmp_path / "results"
+    ckpt.mkdir()
+    results.mkdir()
+
+    def table(probs, part, fold=None):
+        frame = pd.DataFrame({"id": ids, "partition": part, "label": labels,
+                              "prediction": [CLASSES[i] for i in probs.argmax(1)]})
+        for j, column in enumerate(PROBS):
+            frame[column] = probs[:, j]
+        if fold is not None:
+            frame["model_fold"] = fold
+        return frame
+
+    table(_probs(rng, y), (model_fold + 1) % 5, model_fold).to_csv(ckpt / "validation.csv",
+                                                                   index=False)
+    table(_probs(rng, y), partition).to_csv(ckpt / "heldout_fusion.csv", index=False)
+    table(_probs(rng, y), (model_fold + 1) % 5, model_fold).to_csv(
+        results / "boost_val.csv.gz", index=False)
+    table(_probs(rng, y), partition, partition).to_csv(results / "boost_heldout.csv.gz",
+                                                       index=False)
+    for which, fold in (("val", model_fold), ("test", partition)):
+        hit = rng.random(len(y)) < 0.3
+        pd.DataFrame({"id": ids, "hit": np.where(hit, "h", ""),
+                      "label": np.where(hit, labels, ""), "source": np.where(hit, "psortb", ""),
+                      "identity": np.where(hit, 0.5, np.nan), "coverage": np.where(hit, 0.9, np.nan),
+                      "evalue": np.where(hit, 1e-30, np.nan), "model_fold": fold}).to_csv(
+            results / f"hits_{which}.csv.gz", index=False)
+    assert stacking_experiment.main([str(data), str(ckpt), str(results)]) == 0
+    out = pd.read_csv(results / "heldout_stacked.csv")
+    assert list(out["id"]) == ids
+    np.testing.assert_allclose(out[PROBS].sum(axis=1), 1.0, atol=1e-4)
+    assert (out["prediction"] == out["label"]).mean() > 0.5
