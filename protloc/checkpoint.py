@@ -89,11 +89,16 @@ class Manifest:
     boosting: dict[str, Any] = field(default_factory=dict)
     # Optional homology votes (protloc.homology_mix): {"weight", "sources", ...}; empty: none.
     homology: dict[str, Any] = field(default_factory=dict)
+    # Optional stacker over the members (protloc.stacking): {"by_group", "vote", "c",
+    # "temperature", "folds": {test fold: file}, ...}; empty: the members are mixed as above.
+    stacking: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         extra = {"boosting": self.boosting} if self.boosting else {}
         if self.homology:
             extra["homology"] = self.homology
+        if self.stacking:
+            extra["stacking"] = self.stacking
         return {
             "format": FORMAT_VERSION,
             "name": self.name,
@@ -127,6 +132,7 @@ class Manifest:
             metrics=dict(data.get("metrics", {})),
             boosting=dict(data.get("boosting", {})),
             homology=dict(data.get("homology", {})),
+            stacking=dict(data.get("stacking", {})),
         )
 
 

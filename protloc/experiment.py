@@ -157,8 +157,11 @@ def train_experiment(
                                   train_cfg, log, calibration, members)
         if assembled and config.get("homology") is not None:
             _add_homology(config["homology"] or {}, table, out, log)
-    elif config.get("homology") is not None:
-        raise UserError("homology mixing is fitted on the boosting mix: add a boosting section")
+        if assembled and config.get("stacking") is not None:
+            _add_stacking(table, out, log, calibration)
+    elif config.get("homology") is not None or config.get("stacking") is not None:
+        raise UserError("homology mixing and stacking are fitted on the boosting member: "
+                        "add a boosting section")
     return out
 
 
@@ -228,6 +231,18 @@ def _add_boosting(settings, data, ids, partitions, out, folds, trainable, train_
             f"mix temperature {manifest.boosting['temperature']} (validation folds)")
         return True
     return False
+
+
+def _add_stacking(table: pd.DataFrame, out: Path, log, calibration=None) -> None:
+    """A stacker over the members (protloc.stacking), chosen on validation rows; calibrated on
+    the same proteins as the boosting mix."""
+    from .checkpoint import read_manifest, write_manifest
+    from .stacking import fit_stage
+
+    manifest = read_manifest(out)
+    manifest.stacking = fit_stage(out, table.astype({"partition": int}),
+                                  *(calibration or (None, "")), log=log)
+    write_manifest(out, manifest)
 
 
 def _add_homology(settings: dict[str, Any], table: pd.DataFrame, out: Path, log) -> None:

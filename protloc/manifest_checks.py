@@ -96,6 +96,24 @@ def validate_manifest_data(data: Any) -> None:
         _check_boosting_streams(data["boosting"], [e["id"] for e in data["embedders"]])
     if data.get("homology"):
         _check_homology(data["homology"])
+    if data.get("stacking"):
+        _check_stacking(data["stacking"], bool(data.get("boosting")))
+
+
+def _check_stacking(stacking: Any, boosted: bool) -> None:
+    if not isinstance(stacking, dict):
+        raise _malformed("stacking", "must be an object")
+    if not boosted:
+        raise _malformed("stacking", "needs a boosting member: it stacks fusion and boosting")
+    temperature, vote = stacking.get("temperature"), stacking.get("vote")
+    if not _is_number(temperature) or not (math.isfinite(temperature) and temperature > 0):
+        raise _malformed("stacking.temperature", f"is {temperature!r}; it must be a number > 0")
+    if vote not in ("feature", "none") and not (_is_number(vote) and vote > 0):
+        raise _malformed("stacking.vote", f"is {vote!r}; it must be 'feature', 'none' or a weight > 0")
+    files = stacking.get("folds")
+    if not isinstance(files, dict) or not all(isinstance(f, str) and "/" not in f and ".." not in f
+                                              for f in files.values()):
+        raise _malformed("stacking.folds", "must map each test fold to a file in the set")
 
 
 def _check_homology(homology: Any) -> None:

@@ -27,6 +27,7 @@ from .embedders.cache import CachedEmbedder, EmbeddingCache
 from .errors import UserError
 from .mixing import fold_temperature, mix, softmax
 from .model import FusionModel, pad_batch
+from . import stacking
 from .neighbours import Neighbour, vote
 from .sequences import SequenceRecord
 
@@ -120,7 +121,11 @@ class EnsemblePredictor:
         self.seed_networks = seed_networks or [[] for _ in models]
         # Homology votes from the shipped reference set (protloc.homology_mix), when the
         # checkpoint's cross-validation chose a weight above 0; set False to leave them out.
-        self.use_homology = bool(manifest.homology.get("weight"))
+        self.use_homology = bool(manifest.homology.get("weight")) or \
+            manifest.stacking.get("vote", "none") != "none"
+        # Fold k's stacker over fusion and boosting (protloc.stacking), used when the organism
+        # group is known (its validation rows always had one); None: the members are mixed.
+        self.stackers: list[dict | None] = [None] * len(models)
         self.device = torch.device(device)
         for model in models + [m for nets in self.seed_networks for m, _ in nets]:
             model.to(self.device)
@@ -155,6 +160,7 @@ class EnsemblePredictor:
                          for fold in manifest.folds]
         predictor = cls(manifest, models, embedders, device=device, boosters=boosters,
                         seed_networks=seed_networks)
+        predictor.stackers = load_stackers(manifest, directory)
         predictor.directory = directory
         return predictor
 
@@ -230,11 +236,18 @@ class EnsemblePredictor:
         fold_probs, fold_attention = [], []
         for k, (fold, booster) in enumerate(zip(self.manifest.folds, self.boosters)):
             probs, weights = self._fold_networks(k, streams, lengths, groups)
-            if booster is not None:
+            if booster is not None and self.stackers[k] is not None and group != "unknown":
+                setting = self.manifest.stacking
+                boost = self.boosting_probabilities(k, pooled)
+                x = stacking.member_inputs(setting, probs, boost, [group] * len(records), top)
+                probs = stacking.finish(stacking.apply(self.stackers[k], x), top, setting)
+            elif booster is not None:
                 setting = self.manifest.boosting
                 probs = mix(probs, self.boosting_probabilities(k, pooled), setting["weight"],
                             fold_temperature(setting, fold.test_fold))
-            if top is not None:
+                if top is not None:
+                    probs = vote(probs, top, self.manifest.homology["weight"])
+            elif top is not None:
                 probs = vote(probs, top, self.manifest.homology["weight"])
             check_finite_probabilities(probs, fold, [r.id for r in records])
             fold_probs.append(apply_group_rule(probs, group))
@@ -287,6 +300,13 @@ class EnsemblePredictor:
         )
         pred.warnings = prediction_warnings(record, pred)
         return pred
+
+
+def load_stackers(manifest: Manifest, directory: Path) -> list[dict | None]:
+    """Each fold model's stacker arrays (protloc.stacking), or None per fold without one."""
+    files = manifest.stacking.get("folds", {}) if manifest.stacking else {}
+    return [stacking.load(Path(directory) / files[str(f.test_fold)])
+            if str(f.test_fold) in files else None for f in manifest.folds]
 
 
 def prediction_warnings(record: SequenceRecord, pred: Prediction) -> list[str]:

@@ -97,3 +97,153 @@ def choose(options: dict[Any, np.ndarray], y: np.ndarray) -> tuple[Any, dict[Any
 def _fit(x: np.ndarray, y: np.ndarray, c: float):
     return new_model(c).fit(x, y)
 
+
+
+# --- as a member of a checkpoint set --------------------------------------------------------
+
+STACK_FILE = "stack_fold_{}.safetensors"
+C_GRID = (0.01, 0.1, 1.0)
+VOTE_WEIGHTS = (0.5, 1.0, 2.0)
+TEMPERATURES = np.exp(np.linspace(np.log(0.3), np.log(3.0), 61))
+
+
+def to_arrays(model) -> dict[str, np.ndarray]:
+    """A fitted stacker as plain arrays (scaler, coefficients, classes): no pickle on disk."""
+    scaler, regression = model[0], model[-1]
+    return {"mean": scaler.mean_, "scale": scaler.scale_, "coef": regression.coef_,
+            "intercept": regression.intercept_, "classes": regression.classes_.astype(np.int64)}
+
+
+def save(arrays: dict[str, np.ndarray], path) -> None:
+    from safetensors.numpy import save_file
+
+    save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(path))
+
+
+def load(path) -> dict[str, np.ndarray]:
+    """A stacker file, its shapes checked; a damaged one is a clear error."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    from .errors import UserError
+
+    try:
+        arrays = load_file(str(path))
+        d, k = arrays["coef"].shape[1], arrays["coef"].shape[0]
+        ok = (arrays["mean"].shape == (d,) and arrays["scale"].shape == (d,)
+              and arrays["intercept"].shape == (k,) and arrays["classes"].shape == (k,)
+              and set(arrays["classes"].tolist()) <= set(range(len(CLASSES))) and k >= 2)
+    except (OSError, SafetensorError, KeyError, IndexError, ValueError) as exc:
+        raise UserError(f"Cannot read the stacker file {path}: {exc}") from None
+    if not ok:
+        raise UserError(f"The stacker file {path} is damaged: its arrays' shapes do not agree.")
+    return arrays
+
+
+def apply(arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """(n, 6) probabilities in CLASSES order from a stacker's arrays (numpy only)."""
+    logits = ((x - arrays["mean"]) / arrays["scale"]) @ arrays["coef"].T + arrays["intercept"]
+    logits = np.exp(logits - logits.max(axis=1, keepdims=True))
+    out = np.zeros((len(x), len(CLASSES)))
+    out[:, arrays["classes"]] = logits / logits.sum(axis=1, keepdims=True)
+    return out
+
+
+def finish(probs: np.ndarray, hits, setting: dict[str, Any]) -> np.ndarray:
+    """After the stacker: the homology vote when it is mixed in afterwards, then the
+    temperature (the organism-group rule comes later, as for every member)."""
+    from .mixing import softmax
+    from .neighbours import vote
+
+    if setting["vote"] not in ("feature", "none") and hits is not None:
+        probs = vote(probs, hits, float(setting["vote"]))
+    return softmax(np.log(np.clip(probs, 1e-12, None)) / float(setting["temperature"]))
+
+
+def member_inputs(setting: dict[str, Any], fusion, boosting, groups, hits) -> np.ndarray:
+    if setting["vote"] != "feature":
+        votes = None
+    else:  # no search (use_homology off): as if no protein had a hit
+        votes = vote_matrix(hits if hits is not None else [None] * len(fusion))
+    return features(fusion, boosting, groups, votes, bool(setting["by_group"]))
+
+
+def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrated_on: str = "",
+              log=print) -> dict[str, Any]:
+    """The stacker of a trained checkpoint set, from its run directory: choices on cross-fitted
+    validation rows, one stacker per test fold (``stack_fold_k.safetensors``), the test folds
+    predicted once into ``heldout.csv`` (the previous one kept as
+    ``heldout_before_stacking.csv``). Returns the manifest entry."""
+    import pandas as pd
+    from sklearn.metrics import log_loss
+
+    from .classes import apply_group_rule
+    from .homology_mix import _read_hits, top_hits
+    from .mixing import PROBS
+
+    runs = out_dir / "runs"
+    folds = range(5)
+    val = pd.concat(pd.read_csv(runs / f"fold_{k}" / "val.csv").assign(model_fold=k) for k in folds)
+    boost = pd.concat(pd.read_csv(runs / f"fold_{k}" / "boost_val.csv") for k in folds)
+    if not (val["id"].to_numpy() == boost["id"].to_numpy()).all():
+        raise ValueError("fusion and boosting validation rows differ")
+    by_id = table.set_index("id")
+    groups = by_id.loc[val["id"], "group"].to_numpy()
+    partition = by_id.loc[val["id"], "partition"].astype(int).to_numpy()
+    model_fold = val["model_fold"].to_numpy()
+    y = np.array([CLASSES.index(c) for c in val["label"]])
+    with_hits = all((runs / f"fold_{k}" / "hits_val.csv").exists() for k in folds)
+    hits = top_hits(pd.concat(_read_hits(runs / f"fold_{k}" / "hits_val.csv") for k in folds),
+                    val["id"]) if with_hits else None
+    pf, pb = val[PROBS].to_numpy(), boost[PROBS].to_numpy()
+    options: dict[tuple, np.ndarray] = {}
+    for by_group in (False, True):
+        for c in C_GRID:
+            plain = cross_fitted(features(pf, pb, groups, None, by_group), y, model_fold, c)
+            options[(by_group, "none", c)] = plain
+            if with_hits:
+                x = features(pf, pb, groups, vote_matrix(hits), by_group)
+                options[(by_group, "feature", c)] = cross_fitted(x, y, model_fold, c)
+                for w in VOTE_WEIGHTS:
+                    options[(by_group, w, c)] = finish(plain, hits, {"vote": w, "temperature": 1})
+    best, scores = choose(options, y)
+    setting: dict[str, Any] = {"by_group": best[0], "vote": best[1], "c": best[2]}
+    pick = np.ones(len(y), bool) if calibration_ids is None else val["id"].isin(calibration_ids).to_numpy()
+
+    def grouped(p):
+        out = p.copy()
+        for g in ("positive", "archaea"):
+            out[groups == g] = apply_group_rule(out[groups == g], g)
+        return out
+
+    chosen = options[best]
+    setting["temperature"] = round(float(min(TEMPERATURES, key=lambda t: log_loss(
+        y[pick], grouped(finish(chosen, None, {"vote": "none", "temperature": t}))[pick],
+        labels=range(len(CLASSES))))), 4)
+    x_val = member_inputs(setting, pf, pb, groups, hits)
+    heldout = []
+    for k in folds:
+        stacker = to_arrays(test_fold_stacker(x_val, y, partition, k, setting["c"]))
+        save(stacker, out_dir / STACK_FILE.format(k))
+        fusion = pd.read_csv(runs / f"fold_{k}" / "heldout.csv")
+        boost_k = pd.read_csv(runs / f"fold_{k}" / "boost_heldout.csv")
+        test_hits = top_hits(_read_hits(runs / f"fold_{k}" / "hits_test.csv"), fusion["id"]) \
+            if with_hits else None
+        x = member_inputs(setting, fusion[PROBS].to_numpy(), boost_k[PROBS].to_numpy(),
+                          by_id.loc[fusion["id"], "group"].to_numpy(), test_hits)
+        probs = finish(apply(stacker, x), test_hits, setting)
+        table_k = fusion[["id", "partition", "label"]].copy()
+        table_k["prediction"] = [CLASSES[i] for i in probs.argmax(axis=1)]
+        table_k[PROBS] = probs
+        heldout.append(table_k)
+    if (out_dir / "heldout.csv").exists():
+        (out_dir / "heldout.csv").replace(out_dir / "heldout_before_stacking.csv")
+    pd.concat(heldout).to_csv(out_dir / "heldout.csv", index=False, float_format="%.5f")
+    setting["folds"] = {str(k): STACK_FILE.format(k) for k in folds}
+    setting["validation_mcc"] = {f"{'group' if key[0] else 'plain'}, vote {key[1]}, C {key[2]}":
+                                 round(s, 4) for key, s in scores.items()}
+    if calibration_ids is not None:
+        setting["calibrated_on"] = calibrated_on
+    log(f"stacking: {setting['validation_mcc']} -> group interactions {setting['by_group']}, "
+        f"vote {setting['vote']}, C {setting['c']}, temperature {setting['temperature']}")
+    return setting

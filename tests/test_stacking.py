@@ -155,3 +155,125 @@ def test_experiment_script_end_to_end(tmp_path):
     assert list(out["id"]) == ids
     np.testing.assert_allclose(out[PROBS].sum(axis=1), 1.0, atol=1e-4)
     assert (out["prediction"] == out["label"]).mean() > 0.5
+
+
+# --- as a member of a checkpoint set ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stacked_checkpoint(tmp_path_factory):
+    import io
+
+    import synthetic
+    from protloc.cli import main
+    from test_mixing import CONFIG
+
+    root = tmp_path_factory.mktemp("stack")
+    data = synthetic.write_dataset(root / "data", per_class=5, seed=2)
+    (root / "c.yaml").write_text(CONFIG + "stacking: {}\n")
+    err = io.StringIO()
+    code = main(["train", "--data", str(data), "--config", str(root / "c.yaml"),
+                 "--out", str(root / "ckpt"), "--cache", str(root / "cache")],
+                stdout=io.StringIO(), stderr=err)
+    assert code == 0, err.getvalue()
+    assert "stacking:" in err.getvalue()
+    return root / "ckpt", data
+
+
+def test_training_writes_the_stacker_and_its_heldout_predictions(stacked_checkpoint):
+    import json
+
+    ckpt, _ = stacked_checkpoint
+    setting = json.loads((ckpt / "manifest.json").read_text())["stacking"]
+    assert setting["vote"] == "none"  # no homology stage: no hits to stack
+    assert setting["temperature"] > 0 and setting["c"] in stacking.C_GRID
+    assert sorted(setting["folds"]) == ["0", "1", "2", "3", "4"]
+    assert len(setting["validation_mcc"]) == 2 * len(stacking.C_GRID)
+    for name in setting["folds"].values():
+        arrays = stacking.load(ckpt / name)
+        assert arrays["coef"].shape[0] == len(arrays["classes"])
+    before = pd.read_csv(ckpt / "heldout_before_stacking.csv")
+    after = pd.read_csv(ckpt / "heldout.csv")
+    assert list(before["id"]) == list(after["id"])
+    np.testing.assert_allclose(after[PROBS].sum(axis=1), 1.0, atol=1e-4)
+    assert not np.allclose(before[PROBS].to_numpy(), after[PROBS].to_numpy())
+
+
+def test_the_predictor_stacks_when_the_group_is_known(stacked_checkpoint):
+    import synthetic
+    from protloc.predictor import EnsemblePredictor
+    from protloc.sequences import parse_text
+
+    ckpt, data = stacked_checkpoint
+    predictor = EnsemblePredictor.from_dir(ckpt)
+    assert all(s is not None for s in predictor.stackers)
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    row = table[(table["partition"] == 2) & (table["group"] == "negative")].iloc[0]
+    records = parse_text(f">{row['id']}\n{row['sequence']}")
+    # fold 2's model alone gives fold 2's held-out row (float32 here, float16 in training)
+    k = [f.test_fold for f in predictor.manifest.folds].index(2)
+    for name in ("models", "boosters", "stackers", "temperatures", "seed_networks"):
+        setattr(predictor, name, [getattr(predictor, name)[k]])
+    predictor.manifest.folds = [predictor.manifest.folds[k]]
+    stacked = predictor.predict(records, group="negative")[0].probabilities
+    expected = pd.read_csv(ckpt / "heldout.csv").set_index("id").loc[row["id"], PROBS]
+    np.testing.assert_allclose(stacked, expected.to_numpy(float), atol=2e-2)
+    unknown = predictor.predict(records, group="unknown")[0].probabilities
+    predictor.stackers = [None]
+    assert not np.allclose(predictor.predict(records, group="negative")[0].probabilities, stacked)
+    np.testing.assert_allclose(predictor.predict(records, group="unknown")[0].probabilities,
+                               unknown)  # "unknown" is never stacked
+    sequence = synthetic.synthetic_protein("Periplasmic", np.random.default_rng(0))
+    assert predictor.predict(parse_text(f">a\n{sequence}"), group="positive")[0] is not None
+
+
+def test_a_damaged_stacker_file_is_refused_at_load(stacked_checkpoint, tmp_path):
+    import shutil
+
+    from protloc.errors import UserError
+    from protloc.predictor import EnsemblePredictor
+
+    ckpt, _ = stacked_checkpoint
+    copy = tmp_path / "ckpt"
+    shutil.copytree(ckpt, copy, ignore=shutil.ignore_patterns("runs"))
+    arrays = stacking.load(copy / "stack_fold_0.safetensors")
+    arrays["intercept"] = arrays["intercept"][:2]
+    stacking.save(arrays, copy / "stack_fold_0.safetensors")
+    with pytest.raises(UserError, match="damaged"):
+        EnsemblePredictor.from_dir(copy)
+    (copy / "stack_fold_0.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(UserError, match="Cannot read the stacker file"):
+        EnsemblePredictor.from_dir(copy)
+
+
+@pytest.mark.parametrize("entry, words", [
+    ({"temperature": 0, "vote": "none", "folds": {}}, "stacking.temperature"),
+    ({"temperature": 1.0, "vote": "often", "folds": {}}, "stacking.vote"),
+    ({"temperature": 1.0, "vote": "none", "folds": {"0": "../x.safetensors"}}, "stacking.folds"),
+])
+def test_bad_stacking_entries_are_clear_errors(stacked_checkpoint, entry, words):
+    import json
+
+    from protloc.errors import UserError
+    from protloc.manifest_checks import validate_manifest_data
+
+    ckpt, _ = stacked_checkpoint
+    data = json.loads((ckpt / "manifest.json").read_text())
+    data["stacking"] = entry
+    with pytest.raises(UserError, match=words):
+        validate_manifest_data(data)
+
+
+def test_vote_after_or_as_features_and_no_search_reads_as_no_hit():
+    rng, y, groups, _, _ = _synthetic(6)
+    pf, pb = _probs(rng, y), _probs(rng, y)
+    hits = [Neighbour("h", "Periplasmic", "psortb", 0.5, 1.0, 1e-30)] + [None] * 5
+    peri = CLASSES.index("Periplasmic")
+    after = stacking.finish(pf, hits, {"vote": 1.0, "temperature": 1.0})
+    assert after[0, peri] > pf[0, peri] and np.allclose(after[1:], pf[1:])
+    np.testing.assert_allclose(stacking.finish(pf, hits, {"vote": "none", "temperature": 1.0}), pf)
+    softer = stacking.finish(pf, None, {"vote": "none", "temperature": 2.0})
+    assert (softer.max(axis=1) < pf.max(axis=1)).all()
+    setting = {"vote": "feature", "by_group": False}
+    x = stacking.member_inputs(setting, pf, pb, groups, hits)
+    assert x.shape == (6, 18) and x[0, 12 + peri] == 0.5
+    assert not stacking.member_inputs(setting, pf, pb, groups, None)[:, 12:].any()
