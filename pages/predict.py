@@ -267,7 +267,16 @@ def show_neighbours() -> None:
             column_config={k: st.column_config.NumberColumn(format="percent")
                            for k in ("identity", "coverage")},
         )
-        weight = load_predictor(model).manifest.homology.get("weight", 0)
+        manifest = load_predictor(model).manifest
+        weight = manifest.homology.get("weight", 0)
+        stacked = bool(manifest.stacking)  # protloc.stacking
+        if stacked and manifest.stacking.get("vote") == "feature":
+            st.caption("Local alignments (SWORD + Smith-Waterman). The top hit's identity, in "
+                       "its label's column, is an input of the model's stacker (chosen on "
+                       "validation folds in cross-validation).")
+            return
+        if stacked:
+            weight = 0 if manifest.stacking.get("vote") == "none" else manifest.stacking["vote"]
         if weight:
             st.caption("Local alignments (SWORD + Smith-Waterman). The top hit votes in the "
                        f"probabilities above: its label gains {weight:g} × identity before "

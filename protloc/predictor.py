@@ -123,8 +123,8 @@ class EnsemblePredictor:
         # checkpoint's cross-validation chose a weight above 0; set False to leave them out.
         self.use_homology = bool(manifest.homology.get("weight")) or \
             manifest.stacking.get("vote", "none") != "none"
-        # Fold k's stacker over fusion and boosting (protloc.stacking), used when the organism
-        # group is known (its validation rows always had one); None: the members are mixed.
+        # Fold k's stacker over fusion and boosting (protloc.stacking); None: the members are
+        # mixed with one weight.
         self.stackers: list[dict | None] = [None] * len(models)
         self.device = torch.device(device)
         for model in models + [m for nets in self.seed_networks for m, _ in nets]:
@@ -236,7 +236,7 @@ class EnsemblePredictor:
         fold_probs, fold_attention = [], []
         for k, (fold, booster) in enumerate(zip(self.manifest.folds, self.boosters)):
             probs, weights = self._fold_networks(k, streams, lengths, groups)
-            if booster is not None and self.stackers[k] is not None and group != "unknown":
+            if booster is not None and self.stackers[k] is not None:
                 setting = self.manifest.stacking
                 boost = self.boosting_probabilities(k, pooled)
                 x = stacking.member_inputs(setting, probs, boost, [group] * len(records), top)

@@ -1,128 +1,89 @@
-"""A logistic-regression stacker over the default checkpoint set's members (protloc.stacking),
-chosen on validation rows only, then applied once to the test folds.
+"""The default's stacker (protloc.stacking) refitted from committed files: the same stage
+``protloc train`` runs, on a run directory rebuilt from the checkpoint set's own
+cross-validation outputs, then checked against the shipped stackers.
 
     .venv/bin/python scripts/stacking_experiment.py data_build/dataset checkpoints/default \
         docs/results/stacking > docs/results/stacking/choices.md
-    .venv/bin/python scripts/compare_models.py data_build/dataset checkpoints/default \
-        docs/results/stacking/heldout_stacked.csv
 
 Inputs: the set's fusion predictions (``validation.csv``: each fold model's validation fold;
 ``heldout_fusion.csv``: its test fold) and, in the results folder, its boosting trees'
-predictions on the same rows (``boost_val.csv.gz``, ``boost_heldout.csv.gz``, written by
-``protloc train`` into ``runs/fold_k/``) and each protein's top homology hit in the fold model's
-training folds (``hits_val.csv.gz``, ``hits_test.csv.gz``: ``protloc.homology_mix.fold_hits``).
-Choices (group interactions or not, the vote as a feature or mixed in afterwards with which
-weight, the regularisation C, one temperature on the DeepLocPro validation proteins) are made on
-cross-fitted validation rows; each test fold's stacker never sees a protein of that fold.
-Writes ``heldout_stacked.csv`` into the results folder.
+predictions on the same rows (``boost_val.csv.gz``, ``boost_heldout.csv.gz``, as ``protloc
+train`` wrote them into ``runs/fold_k/``) and each protein's top homology hit in its fold
+model's training folds (``hits_val.csv.gz``, ``hits_test.csv.gz``:
+``protloc.homology_mix.fold_hits``). Every choice is made on cross-fitted validation rows; each
+test fold's stacker never sees a protein of that fold. Writes ``heldout_stacked.csv`` into the
+results folder and prints the choices; exits 1 when the refitted stackers differ from the set's.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from protloc import stacking
-from protloc.classes import CLASSES, apply_group_rule
-from protloc.homology_mix import top_hits
-from protloc.mixing import PROBS
-from protloc.neighbours import vote
 
-C_GRID = (0.01, 0.1, 1.0)
-VOTE_WEIGHTS = (0.5, 1.0, 2.0)
 CALIBRATE_ON = "deeplocpro_benchmark"
 
 
-def read_hits(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"id": str, "hit": str, "label": str, "source": str},
-                       keep_default_na=False, na_values={"identity": "", "coverage": "",
-                                                         "evalue": ""})
-
-
-def with_group_rule(probs: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    out = probs.copy()
-    for group in ("positive", "archaea"):
-        pick = groups == group
-        out[pick] = apply_group_rule(out[pick], group)
-    return out
-
-
-def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
-    z = np.log(np.clip(probs, 1e-12, None)) / temperature
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
-
-
-def load(dataset_dir: Path, ckpt: Path, results: Path):
-    table = pd.read_csv(dataset_dir / "dataset.tsv", sep="\t",
-                        usecols=["id", "source", "group", "partition"]).set_index("id")
-    val = pd.read_csv(ckpt / "validation.csv")
+def rebuild_runs(ckpt: Path, results: Path, runs: Path) -> None:
+    """runs/fold_k/{val,boost_val,heldout,boost_heldout,hits_val,hits_test}.csv as training left
+    them, from the committed tables."""
+    val, test = pd.read_csv(ckpt / "validation.csv"), pd.read_csv(ckpt / "heldout_fusion.csv")
     boost_val = pd.read_csv(results / "boost_val.csv.gz").set_index(["id", "model_fold"])
-    boost_val = boost_val.loc[list(zip(val["id"], val["model_fold"]))]
-    hits_val = top_hits(read_hits(results / "hits_val.csv.gz"), val["id"])  # one row a protein
-    test = pd.read_csv(ckpt / "heldout_fusion.csv")
-    boost_test = pd.read_csv(results / "boost_heldout.csv.gz").set_index("id").loc[test["id"]]
-    hits_test = top_hits(read_hits(results / "hits_test.csv.gz"), test["id"])
-    return table, val, boost_val, hits_val, test, boost_test, hits_test
+    boost_test = pd.read_csv(results / "boost_heldout.csv.gz").set_index("id")
+    hits = {w: pd.read_csv(results / f"hits_{w}.csv.gz", dtype=str, keep_default_na=False)
+            for w in ("val", "test")}
+    for k in range(5):
+        fold = runs / f"fold_{k}"
+        fold.mkdir(parents=True)
+        v = val[val["model_fold"] == k].drop(columns="model_fold")
+        v.to_csv(fold / "val.csv", index=False)
+        boost_val.loc[[(i, k) for i in v["id"]]].reset_index().to_csv(fold / "boost_val.csv",
+                                                                      index=False)
+        t = test[test["partition"] == k]
+        t.to_csv(fold / "heldout.csv", index=False)
+        boost_test.loc[t["id"]].reset_index().to_csv(fold / "boost_heldout.csv", index=False)
+        for which, frame in hits.items():
+            frame[frame["model_fold"] == str(k)].drop(columns="model_fold").to_csv(
+                fold / f"hits_{which}.csv", index=False)
 
 
 def main(argv: list[str]) -> int:
-    from sklearn.metrics import log_loss
-
     dataset_dir, ckpt, results = (Path(a) for a in argv[:3])
-    table, val, boost_val, hits, test, boost_test, test_hits = load(dataset_dir, ckpt, results)
-    y = np.array([CLASSES.index(c) for c in val["label"]])
-    groups = table.loc[val["id"], "group"].to_numpy()
-    model_fold = val["model_fold"].to_numpy()
-    partition = table.loc[val["id"], "partition"].to_numpy()
-    calib = (table.loc[val["id"], "source"] == CALIBRATE_ON).to_numpy()
-    pf, pb = val[PROBS].to_numpy(), boost_val[PROBS].to_numpy()
-    options = {}
-    for by_group in (False, True):
-        for c in C_GRID:
-            x = stacking.features(pf, pb, groups, stacking.vote_matrix(hits), by_group)
-            options[(by_group, "feature", c)] = stacking.cross_fitted(x, y, model_fold, c)
-            plain = stacking.cross_fitted(stacking.features(pf, pb, groups, None, by_group),
-                                          y, model_fold, c)
-            for w in VOTE_WEIGHTS:
-                options[(by_group, w, c)] = vote(plain, hits, w)
-    best, scores = stacking.choose(options, y)
-    grid = np.exp(np.linspace(np.log(0.3), np.log(3.0), 61))
-    chosen = with_group_rule(options[best], groups)
-    temperature = float(min(grid, key=lambda t: log_loss(
-        y[calib], soften(chosen[calib], t), labels=range(len(CLASSES)))))
-    print("| group interactions | homology vote | C | validation MCC (cross-fitted) |")
-    print("|---|---|---|---|")
-    for key, score in scores.items():
-        mark = " **chosen**" if key == best else ""
-        vote_text = "as features" if key[1] == "feature" else f"after, weight {key[1]}"
-        print(f"| {'yes' if key[0] else 'no'} | {vote_text} | {key[2]} | {score:.4f}{mark} |")
-    print(f"\nTemperature on the {calib.sum()} validation rows from {CALIBRATE_ON}: "
-          f"{temperature:.3f}")
-    by_group, how, c = best
-    test_groups = table.loc[test["id"], "group"].to_numpy()
-    out = np.zeros((len(test), len(CLASSES)))
-    tf, tb = test[PROBS].to_numpy(), boost_test[PROBS].to_numpy()
-    x_val = stacking.features(pf, pb, groups, stacking.vote_matrix(hits) if how == "feature"
-                              else None, by_group)
-    x_test = stacking.features(tf, tb, test_groups, stacking.vote_matrix(test_hits)
-                               if how == "feature" else None, by_group)
-    for k in range(5):
-        pick = test["partition"].to_numpy() == k
-        model = stacking.test_fold_stacker(x_val, y, partition, k, c)
-        out[pick] = stacking.predict(model, x_test[pick])
-    if how != "feature":
-        out = vote(out, test_hits, how)
-    out = soften(out, temperature)
-    frame = test[["id", "partition", "label"]].copy()
-    frame["prediction"] = [CLASSES[i] for i in out.argmax(axis=1)]
-    for j, column in enumerate(PROBS):
-        frame[column] = out[:, j]
-    frame.to_csv(results / "heldout_stacked.csv", index=False, float_format="%.5f")
-    return 0
+    table = pd.read_csv(dataset_dir / "dataset.tsv", sep="\t").astype({"partition": int})
+    calibration = set(table.loc[table["source"] == CALIBRATE_ON, "id"])
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        rebuild_runs(ckpt, results, out / "runs")
+        setting = stacking.fit_stage(out, table, calibration,
+                                     f"validation proteins from {CALIBRATE_ON}",
+                                     log=lambda m: None)
+        (out / "heldout.csv").replace(results / "heldout_stacked.csv")
+        print("| stacker (validation rows cross-fitted by fold model) | validation MCC |")
+        print("|---|---|")
+        best = max(setting["validation_mcc"].values())
+        for key, score in setting["validation_mcc"].items():
+            print(f"| {key} | {score:.4f}{' **chosen**' if score == best else ''} |")
+        print(f"\nChosen: group interactions {setting['by_group']}, vote {setting['vote']}, "
+              f"C {setting['c']}; temperature {setting['temperature']} on the "
+              f"{len(calibration)} proteins from {CALIBRATE_ON} (their validation rows).")
+        same = _same_stackers(out, ckpt, setting)
+    print(f"Refitted stackers {'equal' if same else 'DIFFER FROM'} the ones in {ckpt}.")
+    return 0 if same else 1
+
+
+def _same_stackers(refit: Path, ckpt: Path, setting: dict) -> bool:
+    for name in setting["folds"].values():
+        if not (ckpt / name).is_file():
+            return False
+        a, b = stacking.load(refit / name), stacking.load(ckpt / name)
+        if a.keys() != b.keys() or not all(np.allclose(a[k], b[k], atol=1e-6) for k in a):
+            return False
+    return True
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 DATA="${PROTLOC_DATA:?set PROTLOC_DATA to a folder laid out like ../shared/data}"
 OUT="${1:-checkpoints/default}"
 BUILD="${BUILD:-data_build/dataset}"
-CONFIG="${CONFIG:-configs/unirep_v3.yaml}"
+CONFIG="${CONFIG:-configs/unirep_v4.yaml}"
 # Slow streams embedded up front, in parallel (the config's other embedders are computed by train)
 EMBED="${EMBED-unirep-256 evidence-v1}"
 LOGS="${LOGS:-data_build/logs}"

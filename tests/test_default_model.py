@@ -43,6 +43,9 @@ def test_default_set_is_a_five_fold_offline_ensemble():
     # per-fold mix temperatures (cross-fitted on validation folds) and the homology vote's weight
     assert sorted(manifest.boosting["temperatures"]) == ["0", "1", "2", "3", "4"]
     assert manifest.homology["weight"] in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+    # the members' stacker (protloc.stacking): one per fold, chosen on validation rows
+    assert sorted(manifest.stacking["folds"]) == ["0", "1", "2", "3", "4"]
+    assert all((DEFAULT_CHECKPOINT / f).is_file() for f in manifest.stacking["folds"].values())
     assert (DEFAULT_CHECKPOINT / "reference.fasta.gz").is_file()
     assert manifest.data["proteins"] == 16428
 
