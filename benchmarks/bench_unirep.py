@@ -140,7 +140,8 @@ def run(size: int, threads: int, seqs: list[str], max_seconds: float, device: st
     res = {
         "embedder": f"unirep-{size}" + (" (random weights)" if weights_path else ""),
         "device": device, "threads": threads,
-        "token_budget": embedder.token_budget, "max_batch": embedder.max_batch, "proteins": proteins, "residues": residues,
+        "token_budget": embedder.token_budget, "max_batch": embedder.max_batch,
+        "proteins": proteins, "residues": residues,
         "batches": f"{done} of {len(batches)}",
         "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
         "residues_per_s": round(residues / wall, 1),
@@ -171,7 +172,8 @@ def to_markdown(result: dict) -> str:
           "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         md.append(
-            f"| {r['embedder']} | {r.get('device', 'cpu')}, {r['threads']} | {r['proteins']} ({r['residues']:,}) | "
+            f"| {r['embedder']} | {r.get('device', 'cpu')}, {r['threads']} | "
+            f"{r['proteins']} ({r['residues']:,}) | "
             f"{r['residues_per_s']:,.0f} | {r['residues_per_cpu_s']:,.0f} | "
             f"{r['gflops_wall']:.1f} | "
             f"{r['matmul_peak_gflops_wall']:.1f} | {r['fraction_of_peak_wall']:.0%} / "

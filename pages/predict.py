@@ -268,15 +268,17 @@ def show_neighbours() -> None:
                            for k in ("identity", "coverage")},
         )
         manifest = load_predictor(model).manifest
-        weight = manifest.homology.get("weight", 0)
-        stacked = bool(manifest.stacking)  # protloc.stacking
-        if stacked and manifest.stacking.get("vote") == "feature":
+        # a stacked set (protloc.stacking) applies its own vote: "none", "feature" or a weight
+        vote = manifest.stacking.get("vote") if manifest.stacking else None
+        if vote == "feature":
             st.caption("Local alignments (SWORD + Smith-Waterman). The top hit's identity, in "
                        "its label's column, is an input of the model's stacker (chosen on "
                        "validation folds in cross-validation).")
             return
-        if stacked:
-            weight = 0 if manifest.stacking.get("vote") == "none" else manifest.stacking["vote"]
+        if vote is None:
+            weight = manifest.homology.get("weight", 0)
+        else:
+            weight = 0 if vote == "none" else vote
         if weight:
             st.caption("Local alignments (SWORD + Smith-Waterman). The top hit votes in the "
                        f"probabilities above: its label gains {weight:g} × identity before "

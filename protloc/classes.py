@@ -186,6 +186,16 @@ def apply_group_rule(probs: np.ndarray, group: str) -> np.ndarray:
     return out
 
 
+def apply_group_rules(probs: np.ndarray, groups: Sequence[str]) -> np.ndarray:
+    """:func:`apply_group_rule` row by row, each row with its own organism group (a copy)."""
+    out = np.array(probs, dtype=float, copy=True)
+    groups = np.asarray(groups)
+    for group in ("positive", "archaea"):
+        rows = groups == group
+        out[rows] = apply_group_rule(out[rows], group)
+    return out
+
+
 def labels_to_indices(labels: Sequence[str]) -> np.ndarray:
     """Canonical labels to integer indices; raises on any label that is not canonical."""
     return np.array([class_index(label) for label in labels], dtype=np.int64)

@@ -82,7 +82,7 @@ def add_homology(
                 fold_hits(table, k, which, threads).to_csv(path, index=False)
                 log(f"homology: fold {k} {which} searched")
     val = pd.concat(pd.read_csv(runs / f"fold_{k}" / "val_mixed.csv") for k in folds)
-    val_hits = pd.concat(_read_hits(runs / f"fold_{k}" / "hits_val.csv") for k in folds)
+    val_hits = pd.concat(read_hits(runs / f"fold_{k}" / "hits_val.csv") for k in folds)
     y = np.array([CLASSES.index(c) for c in val["label"]])
     probs = val[PROBS].to_numpy()
     # one protein is validation for one fold model only, so ids are unique here
@@ -92,7 +92,7 @@ def add_homology(
     before = out_dir / "heldout_before_homology.csv"
     (out_dir / "heldout.csv").replace(before)  # every assembling run rewrites heldout.csv first
     heldout = pd.read_csv(before)
-    test_hits = pd.concat(_read_hits(runs / f"fold_{k}" / "hits_test.csv") for k in folds)
+    test_hits = pd.concat(read_hits(runs / f"fold_{k}" / "hits_test.csv") for k in folds)
     mixed = vote(heldout[PROBS].to_numpy(), top_hits(test_hits, heldout["id"]), weight)
     heldout[PROBS] = mixed
     heldout["prediction"] = [CLASSES[i] for i in mixed.argmax(1)]
@@ -103,7 +103,7 @@ def add_homology(
             "validation_share_with_hit": round(sum(h is not None for h in hits) / len(hits), 4)}
 
 
-def _read_hits(path: Path) -> pd.DataFrame:
+def read_hits(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"id": str, "hit": str, "label": str, "source": str},
                        keep_default_na=False, na_values={"identity": "", "coverage": "",
                                                          "evalue": ""})

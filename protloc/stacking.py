@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .classes import CLASSES
+from .classes import CLASSES, class_index
 from .neighbours import Neighbour
 
 GROUPS = ("negative", "positive", "archaea")  # "unknown" is all zeros
@@ -38,7 +38,7 @@ def vote_matrix(hits: Sequence[Neighbour | None]) -> np.ndarray:
     out = np.zeros((len(hits), len(CLASSES)))
     for i, hit in enumerate(hits):
         if hit is not None:
-            out[i, CLASSES.index(hit.label)] = hit.identity
+            out[i, class_index(hit.label)] = hit.identity
     return out
 
 
@@ -70,7 +70,7 @@ def cross_fitted(x: np.ndarray, y: np.ndarray, model_fold: np.ndarray, c: float)
     out = np.zeros((len(y), len(CLASSES)))
     for k in np.unique(model_fold):
         rows = model_fold == k
-        out[rows] = predict(_fit(x[~rows], y[~rows], c), x[rows])
+        out[rows] = apply(to_arrays(_fit(x[~rows], y[~rows], c)), x[rows])
     return out
 
 
@@ -79,13 +79,6 @@ def test_fold_stacker(x_val: np.ndarray, y_val: np.ndarray, val_partition: np.nd
     """The stacker for test fold ``test_fold``: validation rows of proteins outside it only."""
     keep = val_partition != test_fold
     return _fit(x_val[keep], y_val[keep], c)
-
-
-def predict(stacker, x: np.ndarray) -> np.ndarray:
-    """(n, 6) probabilities in CLASSES order (a class never seen in fitting gets 0)."""
-    out = np.zeros((len(x), len(CLASSES)))
-    out[:, stacker.classes_] = stacker.predict_proba(x)
-    return out
 
 
 def choose(options: dict[Any, np.ndarray], y: np.ndarray) -> tuple[Any, dict[Any, float]]:
@@ -98,7 +91,6 @@ def choose(options: dict[Any, np.ndarray], y: np.ndarray) -> tuple[Any, dict[Any
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float):
     return new_model(c).fit(x, y)
-
 
 
 # --- as a member of a checkpoint set --------------------------------------------------------
@@ -143,7 +135,8 @@ def load(path) -> dict[str, np.ndarray]:
 
 
 def apply(arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    """(n, 6) probabilities in CLASSES order from a stacker's arrays (numpy only)."""
+    """(n, 6) probabilities in CLASSES order from a stacker's arrays (numpy only; a class
+    never seen in fitting gets 0)."""
     logits = ((x - arrays["mean"]) / arrays["scale"]) @ arrays["coef"].T + arrays["intercept"]
     logits = np.exp(logits - logits.max(axis=1, keepdims=True))
     out = np.zeros((len(x), len(CLASSES)))
@@ -163,6 +156,7 @@ def finish(probs: np.ndarray, hits, setting: dict[str, Any]) -> np.ndarray:
 
 
 def member_inputs(setting: dict[str, Any], fusion, boosting, groups, hits) -> np.ndarray:
+    """The stacker's input matrix as a checkpoint set's ``stacking`` entry defines it."""
     if setting["vote"] != "feature":
         votes = None
     else:  # no search (use_homology off): as if no protein had a hit
@@ -179,8 +173,8 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
     import pandas as pd
     from sklearn.metrics import log_loss
 
-    from .classes import apply_group_rule
-    from .homology_mix import _read_hits, top_hits
+    from .classes import apply_group_rules
+    from .homology_mix import read_hits, top_hits
     from .mixing import PROBS
 
     runs = out_dir / "runs"
@@ -195,7 +189,7 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
     model_fold = val["model_fold"].to_numpy()
     y = np.array([CLASSES.index(c) for c in val["label"]])
     with_hits = all((runs / f"fold_{k}" / "hits_val.csv").exists() for k in folds)
-    hits = top_hits(pd.concat(_read_hits(runs / f"fold_{k}" / "hits_val.csv") for k in folds),
+    hits = top_hits(pd.concat(read_hits(runs / f"fold_{k}" / "hits_val.csv") for k in folds),
                     val["id"]) if with_hits else None
     pf, pb = val[PROBS].to_numpy(), boost[PROBS].to_numpy()
     options: dict[tuple, np.ndarray] = {}
@@ -210,17 +204,13 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
                     options[(by_group, w, c)] = finish(plain, hits, {"vote": w, "temperature": 1})
     best, scores = choose(options, y)
     setting: dict[str, Any] = {"by_group": best[0], "vote": best[1], "c": best[2]}
-    pick = np.ones(len(y), bool) if calibration_ids is None else val["id"].isin(calibration_ids).to_numpy()
-
-    def grouped(p):
-        out = p.copy()
-        for g in ("positive", "archaea"):
-            out[groups == g] = apply_group_rule(out[groups == g], g)
-        return out
+    pick = (np.ones(len(y), bool) if calibration_ids is None
+            else val["id"].isin(calibration_ids).to_numpy())
 
     chosen = options[best]
     setting["temperature"] = round(float(min(TEMPERATURES, key=lambda t: log_loss(
-        y[pick], grouped(finish(chosen, None, {"vote": "none", "temperature": t}))[pick],
+        y[pick], apply_group_rules(finish(chosen, None, {"vote": "none", "temperature": t}),
+                                 groups)[pick],
         labels=range(len(CLASSES))))), 4)
     x_val = member_inputs(setting, pf, pb, groups, hits)
     heldout = []
@@ -229,7 +219,7 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
         save(stacker, out_dir / STACK_FILE.format(k))
         fusion = pd.read_csv(runs / f"fold_{k}" / "heldout.csv")
         boost_k = pd.read_csv(runs / f"fold_{k}" / "boost_heldout.csv")
-        test_hits = top_hits(_read_hits(runs / f"fold_{k}" / "hits_test.csv"), fusion["id"]) \
+        test_hits = top_hits(read_hits(runs / f"fold_{k}" / "hits_test.csv"), fusion["id"]) \
             if with_hits else None
         x = member_inputs(setting, fusion[PROBS].to_numpy(), boost_k[PROBS].to_numpy(),
                           by_id.loc[fusion["id"], "group"].to_numpy(), test_hits)

@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from protloc.boosting import POOLS, fit, pooled_matrix, predict_raw, tree_arrays
-from protloc.classes import CLASSES, GROUPS, apply_group_rule
+from protloc.classes import CLASSES, GROUPS, apply_group_rules
 from protloc.embedders import make_embedder
 from protloc.experiment import data_summary, embed_table, load_config, load_dataset
 from protloc.metrics import calibration, mcc, paired_bootstrap
@@ -76,9 +76,7 @@ def main(dataset_dir: Path, config_path: Path) -> None:
           "|---|---|---|---|---|---|---|")
     for name, x in variants.items():
         log(name)
-        probs = out_of_fold(x, data.labels, partitions, trainable, log)
-        for group in ("positive", "archaea"):
-            probs[groups == group] = apply_group_rule(probs[groups == group], group)
+        probs = apply_group_rules(out_of_fold(x, data.labels, partitions, trainable, log), groups)
         calls[name] = probs.argmax(axis=1)
         y, p = data.labels, calls[name]
         delta = "–"

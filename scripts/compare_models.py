@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
-from protloc.classes import CLASSES, COLUMN_NAMES, apply_group_rule
+from protloc.classes import CLASSES, COLUMN_NAMES, apply_group_rules
 from protloc.metrics import calibration, mcc, paired_bootstrap
 
 PROBS = [COLUMN_NAMES[c] for c in CLASSES]
@@ -29,10 +29,7 @@ def load(path: Path, dataset: pd.DataFrame) -> pd.DataFrame:
     """Held-out rows joined to the dataset's group and benchmark flag, group rule applied."""
     file = path if path.suffix == ".csv" else path / "heldout.csv"
     table = pd.read_csv(file).merge(dataset[["id", "group", "in_benchmark"]], on="id")
-    probs = table[PROBS].to_numpy(dtype=float)
-    for group in ("positive", "archaea"):
-        rows = (table["group"] == group).to_numpy()
-        probs[rows] = apply_group_rule(probs[rows], group)
+    probs = apply_group_rules(table[PROBS].to_numpy(dtype=float), table["group"])
     table[PROBS] = probs
     table["call"] = [CLASSES[i] for i in probs.argmax(axis=1)]
     return table.set_index("id")

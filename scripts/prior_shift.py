@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from protloc.classes import CLASSES, COLUMN_NAMES, apply_group_rule
+from protloc.classes import CLASSES, COLUMN_NAMES, apply_group_rules
 from protloc.metrics import calibration, mcc
 
 PROBS = [COLUMN_NAMES[c] for c in CLASSES]
@@ -35,10 +35,7 @@ def em_prior(probs: np.ndarray, source: np.ndarray, steps: int = 500) -> tuple[n
 
 
 def report(name: str, probs: np.ndarray, table: pd.DataFrame) -> None:
-    probs = probs.copy()
-    for group in ("positive", "archaea"):
-        rows = (table["group"] == group).to_numpy()
-        probs[rows] = apply_group_rule(probs[rows], group)
+    probs = apply_group_rules(probs, table["group"])
     calls = [CLASSES[i] for i in probs.argmax(axis=1)]
     y = table["label"].tolist()
     print(f"| {name} | {np.mean(np.array(calls) == np.array(y)):.3f} | {mcc(y, calls):.3f} | "

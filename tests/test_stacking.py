@@ -4,7 +4,6 @@ changes the answer."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,6 @@ from protloc.classes import CLASSES
 from protloc.mixing import PROBS
 from protloc.neighbours import Neighbour
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _probs(rng, y, noise=1.0):
@@ -73,7 +71,8 @@ def test_validation_scores_are_cross_fitted(monkeypatch):
     x = stacking.features(_probs(rng, y), _probs(rng, y), groups)
     seen = []
     real_fit = stacking._fit
-    monkeypatch.setattr(stacking, "_fit", lambda xs, ys, c: seen.append(len(xs)) or real_fit(xs, ys, c))
+    monkeypatch.setattr(stacking, "_fit",
+                        lambda xs, ys, c: seen.append(len(xs)) or real_fit(xs, ys, c))
     out = stacking.cross_fitted(x, y, model_fold, 0.1)
     assert sorted(seen) == sorted((model_fold != k).sum() for k in range(5))
     np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-9)
@@ -88,8 +87,8 @@ def test_the_group_changes_the_stacked_probabilities():
     pf[pos] = _probs(rng, rng.integers(0, 6, pos.sum()), 2.0)
     model = stacking.test_fold_stacker(stacking.features(pf, pb, groups), y, partition, 0, 0.1)
     flipped = np.where(groups == "positive", "negative", "positive")
-    a = stacking.predict(model, stacking.features(pf, pb, groups))
-    b = stacking.predict(model, stacking.features(pf, pb, flipped))
+    a = stacking.apply(stacking.to_arrays(model), stacking.features(pf, pb, groups))
+    b = stacking.apply(stacking.to_arrays(model), stacking.features(pf, pb, flipped))
     assert np.abs(a - b).max() > 0.05
 
 
@@ -98,7 +97,7 @@ def test_predict_gives_unseen_classes_zero():
     keep = y != CLASSES.index("Cell wall & surface")
     x = stacking.features(_probs(rng, y), _probs(rng, y), groups)
     model = stacking.test_fold_stacker(x[keep], y[keep], partition[keep], 0, 0.1)
-    out = stacking.predict(model, x[:5])
+    out = stacking.apply(stacking.to_arrays(model), x[:5])
     assert (out[:, CLASSES.index("Cell wall & surface")] == 0).all()
     np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-9)
 
@@ -112,8 +111,7 @@ def test_choose_takes_the_best_validation_mcc():
 
 def test_experiment_script_end_to_end(tmp_path):
     """The script on a small synthetic set laid out like the real inputs."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import stacking_experiment
+    from scripts import stacking_experiment
 
     rng, y, groups, partition, model_fold = _synthetic(300, seed=2)
     ids = [f"p{i}" for i in range(len(y))]
@@ -147,7 +145,8 @@ def test_experiment_script_end_to_end(tmp_path):
         hit = rng.random(len(y)) < 0.3
         pd.DataFrame({"id": ids, "hit": np.where(hit, "h", ""),
                       "label": np.where(hit, labels, ""), "source": np.where(hit, "psortb", ""),
-                      "identity": np.where(hit, 0.5, np.nan), "coverage": np.where(hit, 0.9, np.nan),
+                      "identity": np.where(hit, 0.5, np.nan),
+                      "coverage": np.where(hit, 0.9, np.nan),
                       "evalue": np.where(hit, 1e-30, np.nan), "model_fold": fold}).to_csv(
             results / f"hits_{which}.csv.gz", index=False)
     # the synthetic set ships no stackers, so the refitted ones cannot equal them: exit 1
