@@ -164,16 +164,12 @@ def member_inputs(setting: dict[str, Any], fusion, boosting, groups, hits) -> np
     return features(fusion, boosting, groups, votes, bool(setting["by_group"]))
 
 
-def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrated_on: str = "",
-              log=print) -> dict[str, Any]:
-    """The stacker of a trained checkpoint set, from its run directory: choices on cross-fitted
-    validation rows, one stacker per test fold (``stack_fold_k.safetensors``), the test folds
-    predicted once into ``heldout.csv`` (the previous one kept as
-    ``heldout_before_stacking.csv``). Returns the manifest entry."""
+def validation_options(out_dir, table) -> dict[str, Any]:
+    """The fold models' validation rows of a run directory and every stacker option's
+    cross-fitted probabilities on them (the choice :func:`fit_stage` makes, reusable to compare
+    two checkpoint sets on the rows they share)."""
     import pandas as pd
-    from sklearn.metrics import log_loss
 
-    from .classes import apply_group_rules
     from .homology_mix import read_hits, top_hits
     from .mixing import PROBS
 
@@ -185,7 +181,6 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
         raise ValueError("fusion and boosting validation rows differ")
     by_id = table.set_index("id")
     groups = by_id.loc[val["id"], "group"].to_numpy()
-    partition = by_id.loc[val["id"], "partition"].astype(int).to_numpy()
     model_fold = val["model_fold"].to_numpy()
     y = np.array([CLASSES.index(c) for c in val["label"]])
     with_hits = all((runs / f"fold_{k}" / "hits_val.csv").exists() for k in folds)
@@ -203,19 +198,43 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
                 for w in VOTE_WEIGHTS:
                     options[(by_group, w, c)] = finish(plain, hits, {"vote": w, "temperature": 1})
     best, scores = choose(options, y)
+    return {"ids": val["id"].to_numpy(), "y": y, "groups": groups, "hits": hits, "fusion": pf,
+            "boosting": pb, "options": options, "best": best, "scores": scores,
+            "partition": by_id.loc[val["id"], "partition"].astype(int).to_numpy()}
+
+
+def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrated_on: str = "",
+              log=print) -> dict[str, Any]:
+    """The stacker of a trained checkpoint set, from its run directory: choices on cross-fitted
+    validation rows, one stacker per test fold (``stack_fold_k.safetensors``), the test folds
+    predicted once into ``heldout.csv`` (the previous one kept as
+    ``heldout_before_stacking.csv``). Returns the manifest entry."""
+    import pandas as pd
+    from sklearn.metrics import log_loss
+
+    from .classes import apply_group_rules
+    from .homology_mix import read_hits, top_hits
+    from .mixing import PROBS
+
+    runs = out_dir / "runs"
+    folds = range(5)
+    v = validation_options(out_dir, table)
+    y, groups, hits, best, scores = v["y"], v["groups"], v["hits"], v["best"], v["scores"]
+    with_hits = hits is not None
+    by_id = table.set_index("id")
     setting: dict[str, Any] = {"by_group": best[0], "vote": best[1], "c": best[2]}
     pick = (np.ones(len(y), bool) if calibration_ids is None
-            else val["id"].isin(calibration_ids).to_numpy())
+            else np.isin(v["ids"], list(calibration_ids)))
 
-    chosen = options[best]
+    chosen = v["options"][best]
     setting["temperature"] = round(float(min(TEMPERATURES, key=lambda t: log_loss(
         y[pick], apply_group_rules(finish(chosen, None, {"vote": "none", "temperature": t}),
                                  groups)[pick],
         labels=range(len(CLASSES))))), 4)
-    x_val = member_inputs(setting, pf, pb, groups, hits)
+    x_val = member_inputs(setting, v["fusion"], v["boosting"], groups, hits)
     heldout = []
     for k in folds:
-        stacker = to_arrays(test_fold_stacker(x_val, y, partition, k, setting["c"]))
+        stacker = to_arrays(test_fold_stacker(x_val, y, v["partition"], k, setting["c"]))
         save(stacker, out_dir / STACK_FILE.format(k))
         fusion = pd.read_csv(runs / f"fold_{k}" / "heldout.csv")
         boost_k = pd.read_csv(runs / f"fold_{k}" / "boost_heldout.csv")

@@ -277,3 +277,31 @@ def test_vote_after_or_as_features_and_no_search_reads_as_no_hit():
     x = stacking.member_inputs(setting, pf, pb, groups, hits)
     assert x.shape == (6, 18) and x[0, 12 + peri] == 0.5
     assert not stacking.member_inputs(setting, pf, pb, groups, None)[:, 12:].any()
+
+
+def test_compare_validation_reads_shared_rows_and_sees_a_worse_set(stacked_checkpoint, tmp_path,
+                                                                    capsys):
+    """Two sets on the validation rows they share: a set against itself differs by zero; a
+    copy whose networks' validation probabilities are noise scores lower."""
+    import shutil
+
+    from scripts import compare_validation
+
+    ckpt, data = stacked_checkpoint
+    assert compare_validation.main([str(data), str(ckpt), str(ckpt)]) == 0
+    same = capsys.readouterr().out
+    assert "| shared validation rows |" in same and "+0.0000 [+0.0000, +0.0000]" in same
+    noisy = tmp_path / "noisy"
+    shutil.copytree(ckpt, noisy)
+    rng = np.random.default_rng(0)
+    for k in range(5):
+        for name in ("val.csv", "boost_val.csv"):
+            path = noisy / "runs" / f"fold_{k}" / name
+            frame = pd.read_csv(path)
+            frame[PROBS] = rng.dirichlet(np.ones(len(PROBS)), len(frame))
+            frame.to_csv(path, index=False)
+    assert compare_validation.main([str(data), str(ckpt), str(noisy)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if line.startswith("| shared validation rows |"))
+    old, new = (float(cell) for cell in row.split("|")[3:5])
+    assert new < old
