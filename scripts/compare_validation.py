@@ -25,7 +25,11 @@ import pandas as pd
 from protloc import stacking
 from protloc.classes import apply_group_rules
 from protloc.metrics import mcc, paired_bootstrap
-from scripts.stacking_experiment import rebuild_runs
+
+try:  # imported as part of the scripts package (tests) or run as a file
+    from scripts.stacking_experiment import rebuild_runs
+except ModuleNotFoundError:
+    from stacking_experiment import rebuild_runs
 
 RESULTS = Path("docs/results/stacking")
 BENCHMARK = "deeplocpro_benchmark"
