@@ -54,26 +54,28 @@ def average(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def joined_manifest(base: dict, other: dict, other_name: str) -> dict:
+def joined_manifest(base: dict, other: dict) -> dict:
     manifest = json.loads(json.dumps(base))
+    # a set trained on every source has no train_sources entry
+    sources = other["data"].get("train_sources", other["data"].get("sources", []))
     for fold, extra in zip(manifest["folds"], other["folds"]):
         member = {k: extra[k] for k in ("temperature", "val_mcc", "best_epoch")}
         member.update(weights=extra["weights"].replace(".safetensors", "_b.safetensors"),
                       test_fold=extra["test_fold"], val_fold=extra["val_fold"],
-                      seed=other["data"]["config"]["train"]["seed"], set=other_name,
-                      train_sources=other["data"]["train_sources"])
+                      seed=other["data"].get("config", {}).get("train", {}).get("seed", 0),
+                      set=other["name"], train_sources=sources)
         fold["members"] = fold.get("members", []) + [member]
     manifest["boosting"]["folds"] = {
         k: [name, other["boosting"]["folds"][k].replace(".safetensors", "_b.safetensors")]
         for k, name in manifest["boosting"]["folds"].items()}
     manifest["data"]["joined"] = {"base": base["name"], "other": other["name"],
-                                  "other_train_sources": other["data"]["train_sources"]}
+                                  "other_train_sources": sources}
     return manifest
 
 
 def main(argv: list[str]) -> int:
     dataset_dir, base, other, out = (Path(a) for a in argv[:4])
-    name = argv[4]
+    set_name = argv[4]
     results = Path(argv[5]) if len(argv) > 5 else Path("docs/results/stacking")
     table = pd.read_csv(dataset_dir / "dataset.tsv", sep="\t").astype({"partition": int})
     out.mkdir(parents=True)
@@ -87,20 +89,23 @@ def main(argv: list[str]) -> int:
                 a = pd.read_csv(runs_a / f"fold_{k}" / name)
                 average(a, pd.read_csv(runs_b / f"fold_{k}" / name)).to_csv(
                     fold / name, index=False, float_format="%.5f")
-            for name in ("hits_val.csv", "hits_test.csv"):
-                shutil.copy(runs_a / f"fold_{k}" / name, fold / name)
+            for name in ("hits_val.csv", "hits_test.csv"):  # a set with homology votes
+                if (runs_a / f"fold_{k}" / name).exists():
+                    shutil.copy(runs_a / f"fold_{k}" / name, fold / name)
             for name in (f"fold_{k}.safetensors", f"boost_fold_{k}.safetensors"):
                 shutil.copy(base / name, out / name)
                 shutil.copy(other / name, out / name.replace(".safetensors", "_b.safetensors"))
-    shutil.copy(base / "reference.fasta.gz", out / "reference.fasta.gz")
+    if (base / "reference.fasta.gz").exists():
+        shutil.copy(base / "reference.fasta.gz", out / "reference.fasta.gz")
     manifest = joined_manifest(json.loads((base / "manifest.json").read_text()),
-                               json.loads((other / "manifest.json").read_text()), other.name)
-    manifest["name"] = name
-    manifest["description"] = (f"{manifest['description']} Joined with {other.name}'s networks and "
+                               json.loads((other / "manifest.json").read_text()))
+    manifest["name"] = set_name
+    manifest["description"] = (f"{manifest['description']} Joined with {manifest['data']['joined']['other']}'s networks and "
                                f"trees (trained on {', '.join(manifest['data']['joined']['other_train_sources'])}), "
                                "averaged per fold before the stacker.")
     calibration = set(table.loc[table["source"] == CALIBRATE_ON, "id"])
-    manifest["stacking"] = stacking.fit_stage(out, table, calibration,
+    # as protloc train does: all validation rows when the set has no DeepLocPro proteins
+    manifest["stacking"] = stacking.fit_stage(out, table, calibration or None,
                                               f"validation proteins from {CALIBRATE_ON}")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     runs = out / "runs"

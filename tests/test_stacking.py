@@ -305,3 +305,47 @@ def test_compare_validation_reads_shared_rows_and_sees_a_worse_set(stacked_check
                if line.startswith("| shared validation rows |"))
     old, new = (float(cell) for cell in row.split("|")[3:5])
     assert new < old
+
+
+def test_two_sets_joined_load_and_reproduce_their_heldout_rows(stacked_checkpoint, tmp_path):
+    """scripts/combine_sets.py: both sets' networks and trees per fold in the manifest, the
+    predictor loads them all, and fold k alone gives fold k's joined held-out row."""
+    import json
+    import shutil
+
+    from protloc.predictor import EnsemblePredictor
+    from protloc.sequences import parse_text
+    from scripts import combine_sets
+
+    ckpt, data = stacked_checkpoint
+    other = tmp_path / "other"
+    shutil.copytree(ckpt, other)
+    rng = np.random.default_rng(1)
+    for k in range(5):  # a different "other" set: its tables perturbed
+        for name in ("val.csv", "boost_val.csv"):
+            path = other / "runs" / f"fold_{k}" / name
+            frame = pd.read_csv(path)
+            probs = frame[PROBS].to_numpy() + rng.random((len(frame), len(PROBS))) * 0.2
+            frame[PROBS] = probs / probs.sum(axis=1, keepdims=True)
+            frame.to_csv(path, index=False)
+    out = tmp_path / "joined"
+    assert combine_sets.main([str(data), str(ckpt), str(other), str(out), "joined-test"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["name"] == "joined-test"
+    assert all(f["members"][-1]["weights"] == f["weights"].replace(".safetensors", "_b.safetensors")
+               for f in manifest["folds"])
+    assert all(len(files) == 2 for files in manifest["boosting"]["folds"].values())
+    predictor = EnsemblePredictor.from_dir(out)
+    assert all(len(nets) == 1 for nets in predictor.seed_networks)
+    assert all(len(b) == 2 for b in predictor.boosters)
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    row = table[table["partition"] == 1].iloc[0]
+    group = row["group"] if isinstance(row["group"], str) else "unknown"
+    k = [f.test_fold for f in predictor.manifest.folds].index(1)
+    for name in ("models", "boosters", "stackers", "temperatures", "seed_networks"):
+        setattr(predictor, name, [getattr(predictor, name)[k]])
+    predictor.manifest.folds = [predictor.manifest.folds[k]]
+    predictor.use_homology = False
+    got = predictor.predict(parse_text(f">{row['id']}\n{row['sequence']}"), group=group)[0]
+    expected = pd.read_csv(out / "heldout.csv").set_index("id").loc[row["id"], PROBS]
+    np.testing.assert_allclose(got.probabilities, expected.to_numpy(float), atol=2e-2)
