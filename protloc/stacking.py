@@ -14,8 +14,10 @@ model, ``model_fold``, and the test protein of another, ``partition``):
 * the stacker that predicts test fold k is fitted on validation rows whose protein is **not**
   in partition k, so no test protein's label ever reaches it.
 
-The default checkpoint set (unirep-v4) has one, fitted by :func:`fit_stage` (``stacking: {}`` in a
-config); ``docs/results/stacking.md`` and ``scripts/stacking_experiment.py`` measure and refit it.
+Every set trained with ``stacking: {}`` in its config has one, fitted by :func:`fit_stage`; the
+default (unirep-v6, two sets joined by ``scripts/combine_sets.py``) too.
+``docs/results/stacking.md``, ``docs/results/joined.md`` and ``scripts/stacking_experiment.py``
+measure and refit them.
 An unknown group is all zeros in the one-hot and interaction columns: 9,686 of the dataset's
 16,428 proteins (PSORTb's, mostly) have no group, so that case is fitted and measured too.
 """

@@ -100,9 +100,10 @@ def main(argv: list[str]) -> int:
     manifest = joined_manifest(json.loads((base / "manifest.json").read_text()),
                                json.loads((other / "manifest.json").read_text()))
     manifest["name"] = set_name
-    manifest["description"] = (f"{manifest['description']} Joined with {manifest['data']['joined']['other']}'s networks and "
-                               f"trees (trained on {', '.join(manifest['data']['joined']['other_train_sources'])}), "
-                               "averaged per fold before the stacker.")
+    joined = manifest["data"]["joined"]
+    manifest["description"] = (
+        f"{manifest['description']} Joined with {joined['other']}'s networks and trees (trained "
+        f"on {', '.join(joined['other_train_sources'])}), averaged per fold before the stacker.")
     calibration = set(table.loc[table["source"] == CALIBRATE_ON, "id"])
     # as protloc train does: all validation rows when the set has no DeepLocPro proteins
     manifest["stacking"] = stacking.fit_stage(out, table, calibration or None,
