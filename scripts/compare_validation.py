@@ -1,16 +1,18 @@
 """Two checkpoint sets compared on the validation rows they share: the choice between them
 made without their test folds.
 
-    .venv/bin/python scripts/compare_validation.py data_build/dataset OLD NEW
+    .venv/bin/python scripts/compare_validation.py data_build/dataset OLD NEW \
+        [OLD_RESULTS [NEW_RESULTS]]
 
 OLD and NEW are checkpoint sets trained with a stacker (``stacking: {}``). A set is read from
 its run directory (``NEW/runs/fold_k/``, as ``protloc train`` leaves it) or, for a shipped set
-without one (``checkpoints/default``), from the committed tables ``scripts/stacking_experiment.py``
-reads (``OLD/validation.csv`` plus ``docs/results/stacking/``). For each set: the stacker option
-it chose, cross-fitted by fold model, as in ``protloc.stacking.fit_stage``. Printed: MCC on the
-shared rows (each protein a validation protein of the same fold model in both; the sets may
-train on different sources), on the shared DeepLocPro-labelled rows with DeepLocPro's group rule,
-and MCC(NEW) - MCC(OLD) with a paired bootstrap 95% interval (1,000 resamples, seed 0).
+without one (``checkpoints/default``), from the committed tables
+``scripts/stacking_experiment.py`` reads (``OLD/validation.csv`` plus a results folder,
+``docs/results/stacking/`` unless given). For each set: the stacker option it chose,
+cross-fitted by fold model, as in ``protloc.stacking.fit_stage``. Printed, DeepLocPro's group
+rule applied: MCC on the shared rows (each protein a validation protein of the same fold model in
+both; the sets may train on different sources) and on the shared DeepLocPro-labelled rows, and
+MCC(NEW) - MCC(OLD) with a paired bootstrap 95% interval (1,000 resamples, seed 0).
 """
 
 from __future__ import annotations
@@ -35,13 +37,13 @@ RESULTS = Path("docs/results/stacking")
 BENCHMARK = "deeplocpro_benchmark"
 
 
-def chosen(ckpt: Path, table: pd.DataFrame) -> pd.DataFrame:
+def chosen(ckpt: Path, table: pd.DataFrame, results: Path = RESULTS) -> pd.DataFrame:
     """id, model fold, label index and predicted index of a set's chosen stacker option."""
     with tempfile.TemporaryDirectory() as tmp:
         run = ckpt
         if not (ckpt / "runs" / "fold_0" / "val.csv").exists():
             run = Path(tmp)
-            rebuild_runs(ckpt, RESULTS, run / "runs")
+            rebuild_runs(ckpt, results, run / "runs")
         v = stacking.validation_options(run, table)
     probs = apply_group_rules(v["options"][v["best"]], v["groups"])
     return pd.DataFrame({"id": v["ids"], "y": v["y"], "call": probs.argmax(axis=1),
@@ -50,8 +52,9 @@ def chosen(ckpt: Path, table: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv: list[str]) -> int:
     dataset_dir, old, new = (Path(a) for a in argv[:3])
+    old_results, new_results = (Path(a) for a in (argv[3:5] + [RESULTS, RESULTS])[:2])
     table = pd.read_csv(dataset_dir / "dataset.tsv", sep="\t").astype({"partition": int})
-    a, b = chosen(old, table), chosen(new, table)
+    a, b = chosen(old, table, old_results), chosen(new, table, new_results)
     both = a.merge(b, on=["id", "y"], suffixes=("_old", "_new"))
     benchmark = both["id"].isin(table.loc[table["source"] == BENCHMARK, "id"]).to_numpy()
     print(f"| rows | n | MCC {old.name} | MCC {new.name} | difference, 95% CI |")
