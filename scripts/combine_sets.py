@@ -17,6 +17,7 @@ stackers, the averaged member tables (``validation.csv``, ``heldout_fusion.csv``
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import sys
@@ -31,19 +32,12 @@ from protloc.classes import CLASSES
 from protloc.mixing import PROBS
 
 try:  # imported as part of the scripts package (tests) or run as a file
-    from scripts.stacking_experiment import rebuild_runs
+    from scripts.stacking_experiment import run_dir
 except ModuleNotFoundError:
-    from stacking_experiment import rebuild_runs
+    from stacking_experiment import run_dir
 
 TABLES = ("val.csv", "boost_val.csv", "heldout.csv", "boost_heldout.csv")
 CALIBRATE_ON = "deeplocpro_benchmark"
-
-
-def runs_of(ckpt: Path, results: Path, tmp: Path) -> Path:
-    if (ckpt / "runs" / "fold_0" / "val.csv").exists():
-        return ckpt / "runs"
-    rebuild_runs(ckpt, results, tmp / "runs")
-    return tmp / "runs"
 
 
 def average(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
@@ -55,7 +49,7 @@ def average(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 
 
 def joined_manifest(base: dict, other: dict) -> dict:
-    manifest = json.loads(json.dumps(base))
+    manifest = copy.deepcopy(base)
     # a set trained on every source has no train_sources entry
     sources = other["data"].get("train_sources", other["data"].get("sources", []))
     for fold, extra in zip(manifest["folds"], other["folds"]):
@@ -80,8 +74,8 @@ def main(argv: list[str]) -> int:
     table = pd.read_csv(dataset_dir / "dataset.tsv", sep="\t").astype({"partition": int})
     out.mkdir(parents=True)
     with tempfile.TemporaryDirectory() as tmp:
-        runs_a, runs_b = runs_of(base, results, Path(tmp) / "a"), runs_of(other, results,
-                                                                          Path(tmp) / "b")
+        runs_a = run_dir(base, results, Path(tmp) / "a")
+        runs_b = run_dir(other, results, Path(tmp) / "b")
         for k in range(5):
             fold = out / "runs" / f"fold_{k}"
             fold.mkdir(parents=True)

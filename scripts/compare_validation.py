@@ -29,32 +29,28 @@ from protloc.classes import apply_group_rules
 from protloc.metrics import mcc, paired_bootstrap
 
 try:  # imported as part of the scripts package (tests) or run as a file
-    from scripts.stacking_experiment import rebuild_runs
+    from scripts.stacking_experiment import run_dir
 except ModuleNotFoundError:
-    from stacking_experiment import rebuild_runs
+    from stacking_experiment import run_dir
 
 RESULTS = Path("docs/results/stacking")
 BENCHMARK = "deeplocpro_benchmark"
 
 
-def chosen(ckpt: Path, table: pd.DataFrame, results: Path = RESULTS) -> pd.DataFrame:
-    """id, model fold, label index and predicted index of a set's chosen stacker option."""
+def chosen(ckpt: Path, table: pd.DataFrame, results: Path = RESULTS) -> tuple[pd.DataFrame, tuple]:
+    """Id, label index and predicted index of a set's chosen stacker option, and that option."""
     with tempfile.TemporaryDirectory() as tmp:
-        run = ckpt
-        if not (ckpt / "runs" / "fold_0" / "val.csv").exists():
-            run = Path(tmp)
-            rebuild_runs(ckpt, results, run / "runs")
-        v = stacking.validation_options(run, table)
+        v = stacking.validation_options(run_dir(ckpt, results, Path(tmp)).parent, table)
     probs = apply_group_rules(v["options"][v["best"]], v["groups"])
-    return pd.DataFrame({"id": v["ids"], "y": v["y"], "call": probs.argmax(axis=1),
-                         "option": [v["best"]] * len(v["y"])})
+    calls = pd.DataFrame({"id": v["ids"], "y": v["y"], "call": probs.argmax(axis=1)})
+    return calls, v["best"]
 
 
 def main(argv: list[str]) -> int:
     dataset_dir, old, new = (Path(a) for a in argv[:3])
     old_results, new_results = (Path(a) for a in (argv[3:5] + [RESULTS, RESULTS])[:2])
     table = pd.read_csv(dataset_dir / "dataset.tsv", sep="\t").astype({"partition": int})
-    a, b = chosen(old, table, old_results), chosen(new, table, new_results)
+    (a, option_a), (b, option_b) = chosen(old, table, old_results), chosen(new, table, new_results)
     both = a.merge(b, on=["id", "y"], suffixes=("_old", "_new"))
     benchmark = both["id"].isin(table.loc[table["source"] == BENCHMARK, "id"]).to_numpy()
     print(f"| rows | n | MCC {old.name} | MCC {new.name} | difference, 95% CI |")
@@ -65,7 +61,7 @@ def main(argv: list[str]) -> int:
         lo, hi = paired_bootstrap(y, p, q)
         print(f"| {name} | {rows.sum():,} | {mcc(y, p):.4f} | {mcc(y, q):.4f} | "
               f"{mcc(y, q) - mcc(y, p):+.4f} [{lo:+.4f}, {hi:+.4f}] |")
-    print(f"\nOptions chosen: {old.name} {a['option'][0]}, {new.name} {b['option'][0]} "
+    print(f"\nOptions chosen: {old.name} {option_a}, {new.name} {option_b} "
           f"(group interactions, vote, C). Rows only in {new.name}: {len(b) - len(both):,}; "
           f"only in {old.name}: {len(a) - len(both):,}.")
     return 0

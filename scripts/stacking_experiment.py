@@ -52,6 +52,15 @@ def rebuild_runs(ckpt: Path, results: Path, runs: Path) -> None:
                 fold / f"hits_{which}.csv", index=False)
 
 
+def run_dir(ckpt: Path, results: Path, tmp: Path) -> Path:
+    """A set's ``runs/`` folder: its own when training left one, else rebuilt under ``tmp`` from
+    the committed tables (``ckpt``'s and ``results``')."""
+    if (ckpt / "runs" / "fold_0" / "val.csv").exists():
+        return ckpt / "runs"
+    rebuild_runs(ckpt, results, tmp / "runs")
+    return tmp / "runs"
+
+
 def main(argv: list[str]) -> int:
     dataset_dir, ckpt, results = (Path(a) for a in argv[:3])
     table = pd.read_csv(dataset_dir / "dataset.tsv", sep="\t").astype({"partition": int})
