@@ -1,25 +1,29 @@
-"""Two checkpoint sets trained on the same partitions (same embedders and network shape) joined
-into one: per test fold, both sets' networks and both sets' boosting trees, each pair averaged
-(the seed-ensemble path of the predictor), then a stacker fitted afresh on the averaged members
+"""Checkpoint sets trained on the same partitions (same embedders and network shape) joined into
+one: per test fold, every set's networks and every set's boosting trees, each kind averaged (the
+seed-ensemble path of the predictor), then a stacker fitted afresh on the averaged members
 (``protloc.stacking.fit_stage``: every choice on cross-fitted validation rows, each test fold's
 stacker without that fold's proteins).
 
-    .venv/bin/python scripts/combine_sets.py data_build/dataset BASE OTHER OUT NAME [RESULTS]
+    .venv/bin/python scripts/combine_sets.py data_build/dataset BASE OTHER [OTHER ...] OUT NAME \
+        [--results RESULTS]
 
-BASE and OTHER are read like ``scripts/compare_validation.py`` reads a set (its ``runs/`` folder,
-or for a shipped set the committed tables, RESULTS defaulting to ``docs/results/stacking``).
-Validation rows are BASE's (the proteins of its training sources), so the stacker is chosen on
-the rows BASE's own stacker was. OUT gets both sets' weight files (OTHER's with a ``_b`` suffix),
-a manifest listing them (OTHER's networks as fold members, its trees beside BASE's), the
-stackers, the averaged member tables (``validation.csv``, ``heldout_fusion.csv``,
-``boost_val.csv.gz``, ``boost_heldout.csv.gz``), and the held-out predictions (``heldout.csv``).
+Each set is read like ``scripts/compare_validation.py`` reads one (its ``runs/`` folder, or for a
+shipped set the committed tables, RESULTS defaulting to ``docs/results/stacking``). Validation
+rows are BASE's (the proteins of its training sources), so the stacker is chosen on the rows
+BASE's own stacker was. OUT gets every set's weight files (the i-th OTHER's with a ``_b``,
+``_c``, ... suffix), a manifest listing them (the OTHER sets' networks as fold members, their
+trees beside BASE's), the stackers, the averaged member tables (``validation.csv``,
+``heldout_fusion.csv``, ``boost_val.csv.gz``, ``boost_heldout.csv.gz``), and the held-out
+predictions (``heldout.csv``).
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import shutil
+import string
 import sys
 import tempfile
 from pathlib import Path
@@ -40,64 +44,103 @@ TABLES = ("val.csv", "boost_val.csv", "heldout.csv", "boost_heldout.csv")
 CALIBRATE_ON = "deeplocpro_benchmark"
 
 
-def average(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """b's probabilities on a's rows, averaged with a's."""
-    out = a.copy()
-    out[PROBS] = (a[PROBS].to_numpy() + b.set_index("id").loc[a["id"], PROBS].to_numpy()) / 2
+def average(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The other tables' probabilities on the first table's rows, averaged with its own."""
+    out = tables[0].copy()
+    ids = out["id"]
+    out[PROBS] = np.mean([out[PROBS].to_numpy()] + [
+        t.set_index("id").loc[ids, PROBS].to_numpy() for t in tables[1:]], axis=0)
     out["prediction"] = [CLASSES[i] for i in out[PROBS].to_numpy().argmax(axis=1)]
     return out
 
 
-def joined_manifest(base: dict, other: dict) -> dict:
-    manifest = copy.deepcopy(base)
+def suffixed(name: str, i: int) -> str:
+    """The i-th other set's copy of a weight file: fold_0.safetensors -> fold_0_b.safetensors."""
+    return name.replace(".safetensors", f"_{string.ascii_lowercase[i + 1]}.safetensors")
+
+
+def train_sources(manifest: dict) -> list[str]:
     # a set trained on every source has no train_sources entry
-    sources = other["data"].get("train_sources", other["data"].get("sources", []))
-    for fold, extra in zip(manifest["folds"], other["folds"]):
-        member = {k: extra[k] for k in ("temperature", "val_mcc", "best_epoch")}
-        member.update(weights=extra["weights"].replace(".safetensors", "_b.safetensors"),
-                      test_fold=extra["test_fold"], val_fold=extra["val_fold"],
-                      seed=other["data"].get("config", {}).get("train", {}).get("seed", 0),
-                      set=other["name"], train_sources=sources)
-        fold["members"] = fold.get("members", []) + [member]
+    return manifest["data"].get("train_sources", manifest["data"].get("sources", []))
+
+
+def joined_manifest(base: dict, others: list[dict]) -> dict:
+    manifest = copy.deepcopy(base)
+    for i, other in enumerate(others):
+        for fold, extra in zip(manifest["folds"], other["folds"]):
+            member = {k: extra[k] for k in ("temperature", "val_mcc", "best_epoch")}
+            member.update(weights=suffixed(extra["weights"], i),
+                          test_fold=extra["test_fold"], val_fold=extra["val_fold"],
+                          seed=other["data"].get("config", {}).get("train", {}).get("seed", 0),
+                          set=other["name"], train_sources=train_sources(other))
+            fold["members"] = fold.get("members", []) + [member]
     manifest["boosting"]["folds"] = {
-        k: [name, other["boosting"]["folds"][k].replace(".safetensors", "_b.safetensors")]
+        k: [name] + [suffixed(o["boosting"]["folds"][k], i) for i, o in enumerate(others)]
         for k, name in manifest["boosting"]["folds"].items()}
-    manifest["data"]["joined"] = {"base": base["name"], "other": other["name"],
-                                  "other_train_sources": sources}
+    if len(others) == 1:  # the layout unirep-v6 shipped with
+        manifest["data"]["joined"] = {"base": base["name"], "other": others[0]["name"],
+                                      "other_train_sources": train_sources(others[0])}
+    else:
+        manifest["data"]["joined"] = {"base": base["name"], "others": [
+            {"name": o["name"], "train_sources": train_sources(o)} for o in others]}
     return manifest
 
 
+def joined_description(base: dict, others: list[dict]) -> str:
+    trained = [f"trained on {', '.join(train_sources(o))}" for o in others]
+    if len(others) == 1:
+        what = f"{others[0]['name']}'s networks and trees ({trained[0]})"
+    else:
+        what = " and ".join(f"{o['name']}'s ({t})" for o, t in zip(others, trained))
+        what += " networks and trees"
+    return f"{base['description']} Joined with {what}, averaged per fold before the stacker."
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Join checkpoint sets under one stacker.")
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("base", type=Path)
+    parser.add_argument("others", type=Path, nargs="+")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("--results", type=Path, default=Path("docs/results/stacking"),
+                        help="committed tables of a shipped set without a runs/ folder")
+    return parser.parse_args(argv)
+
+
+def write_folds(sets: list[Path], results: Path, out: Path, tmp: Path) -> None:
+    """Each fold's averaged member tables (BASE's homology hits beside them) and every set's
+    weight files under OUT."""
+    runs = [run_dir(s, results, tmp / str(i)) for i, s in enumerate(sets)]
+    for k in range(5):
+        fold = out / "runs" / f"fold_{k}"
+        fold.mkdir(parents=True)
+        for name in TABLES:
+            average([pd.read_csv(r / f"fold_{k}" / name) for r in runs]).to_csv(
+                fold / name, index=False, float_format="%.5f")
+        for name in ("hits_val.csv", "hits_test.csv"):  # a set with homology votes
+            if (runs[0] / f"fold_{k}" / name).exists():
+                shutil.copy(runs[0] / f"fold_{k}" / name, fold / name)
+        for name in (f"fold_{k}.safetensors", f"boost_fold_{k}.safetensors"):
+            shutil.copy(sets[0] / name, out / name)
+            for i, other in enumerate(sets[1:]):
+                shutil.copy(other / name, out / suffixed(name, i))
+
+
 def main(argv: list[str]) -> int:
-    dataset_dir, base, other, out = (Path(a) for a in argv[:4])
-    set_name = argv[4]
-    results = Path(argv[5]) if len(argv) > 5 else Path("docs/results/stacking")
-    table = pd.read_csv(dataset_dir / "dataset.tsv", sep="\t").astype({"partition": int})
+    args = parse(argv)
+    table = pd.read_csv(args.dataset / "dataset.tsv", sep="\t").astype({"partition": int})
+    out = args.out
     out.mkdir(parents=True)
     with tempfile.TemporaryDirectory() as tmp:
-        runs_a = run_dir(base, results, Path(tmp) / "a")
-        runs_b = run_dir(other, results, Path(tmp) / "b")
-        for k in range(5):
-            fold = out / "runs" / f"fold_{k}"
-            fold.mkdir(parents=True)
-            for name in TABLES:
-                a = pd.read_csv(runs_a / f"fold_{k}" / name)
-                average(a, pd.read_csv(runs_b / f"fold_{k}" / name)).to_csv(
-                    fold / name, index=False, float_format="%.5f")
-            for name in ("hits_val.csv", "hits_test.csv"):  # a set with homology votes
-                if (runs_a / f"fold_{k}" / name).exists():
-                    shutil.copy(runs_a / f"fold_{k}" / name, fold / name)
-            for name in (f"fold_{k}.safetensors", f"boost_fold_{k}.safetensors"):
-                shutil.copy(base / name, out / name)
-                shutil.copy(other / name, out / name.replace(".safetensors", "_b.safetensors"))
-    if (base / "reference.fasta.gz").exists():
-        shutil.copy(base / "reference.fasta.gz", out / "reference.fasta.gz")
-    manifest = joined_manifest(json.loads((base / "manifest.json").read_text()),
-                               json.loads((other / "manifest.json").read_text()))
-    manifest["name"] = set_name
-    joined = manifest["data"]["joined"]
-    manifest["description"] = (
-        f"{manifest['description']} Joined with {joined['other']}'s networks and trees (trained "
-        f"on {', '.join(joined['other_train_sources'])}), averaged per fold before the stacker.")
+        write_folds([args.base, *args.others], args.results, out, Path(tmp))
+    if (args.base / "reference.fasta.gz").exists():
+        shutil.copy(args.base / "reference.fasta.gz", out / "reference.fasta.gz")
+    base = json.loads((args.base / "manifest.json").read_text())
+    others = [json.loads((o / "manifest.json").read_text()) for o in args.others]
+    manifest = joined_manifest(base, others)
+    manifest["name"] = args.name
+    manifest["description"] = joined_description(base, others)
     calibration = set(table.loc[table["source"] == CALIBRATE_ON, "id"])
     # as protloc train does: all validation rows when the set has no DeepLocPro proteins
     manifest["stacking"] = stacking.fit_stage(out, table, calibration or None,

@@ -307,8 +307,9 @@ def test_compare_validation_reads_shared_rows_and_sees_a_worse_set(stacked_check
     assert new < old
 
 
-def test_two_sets_joined_load_and_reproduce_their_heldout_rows(stacked_checkpoint, tmp_path):
-    """scripts/combine_sets.py: both sets' networks and trees per fold in the manifest, the
+@pytest.mark.parametrize("n_others", [1, 2])
+def test_sets_joined_load_and_reproduce_their_heldout_rows(stacked_checkpoint, tmp_path, n_others):
+    """scripts/combine_sets.py: every set's networks and trees per fold in the manifest, the
     predictor loads them all, and fold k alone gives fold k's joined held-out row."""
     import json
     import shutil
@@ -318,26 +319,36 @@ def test_two_sets_joined_load_and_reproduce_their_heldout_rows(stacked_checkpoin
     from scripts import combine_sets
 
     ckpt, data = stacked_checkpoint
-    other = tmp_path / "other"
-    shutil.copytree(ckpt, other)
     rng = np.random.default_rng(1)
-    for k in range(5):  # a different "other" set: its tables perturbed
-        for name in ("val.csv", "boost_val.csv"):
-            path = other / "runs" / f"fold_{k}" / name
-            frame = pd.read_csv(path)
-            probs = frame[PROBS].to_numpy() + rng.random((len(frame), len(PROBS))) * 0.2
-            frame[PROBS] = probs / probs.sum(axis=1, keepdims=True)
-            frame.to_csv(path, index=False)
+    others = []
+    for i in range(n_others):  # different "other" sets: their tables perturbed
+        other = tmp_path / f"other_{i}"
+        shutil.copytree(ckpt, other)
+        for k in range(5):
+            for name in ("val.csv", "boost_val.csv"):
+                path = other / "runs" / f"fold_{k}" / name
+                frame = pd.read_csv(path)
+                probs = frame[PROBS].to_numpy() + rng.random((len(frame), len(PROBS))) * 0.2
+                frame[PROBS] = probs / probs.sum(axis=1, keepdims=True)
+                frame.to_csv(path, index=False)
+        others.append(str(other))
     out = tmp_path / "joined"
-    assert combine_sets.main([str(data), str(ckpt), str(other), str(out), "joined-test"]) == 0
+    assert combine_sets.main([str(data), str(ckpt), *others, str(out), "joined-test"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["name"] == "joined-test"
-    assert all(f["members"][-1]["weights"] == f["weights"].replace(".safetensors", "_b.safetensors")
-               for f in manifest["folds"])
-    assert all(len(files) == 2 for files in manifest["boosting"]["folds"].values())
+    suffixes = "bc"[:n_others]
+    assert all([m["weights"] for m in f["members"]] == [
+        f["weights"].replace(".safetensors", f"_{s}.safetensors") for s in suffixes]
+        for f in manifest["folds"])
+    assert all(len(files) == n_others + 1 for files in manifest["boosting"]["folds"].values())
+    val = pd.read_csv(out / "runs" / "fold_0" / "val.csv").set_index("id")
+    parts = [pd.read_csv(Path(s) / "runs" / "fold_0" / "val.csv").set_index("id").loc[val.index]
+             for s in [str(ckpt), *others]]
+    np.testing.assert_allclose(val[PROBS].to_numpy(),
+                               np.mean([p[PROBS].to_numpy() for p in parts], axis=0), atol=1e-5)
     predictor = EnsemblePredictor.from_dir(out)
-    assert all(len(nets) == 1 for nets in predictor.seed_networks)
-    assert all(len(b) == 2 for b in predictor.boosters)
+    assert all(len(nets) == n_others for nets in predictor.seed_networks)
+    assert all(len(b) == n_others + 1 for b in predictor.boosters)
     table = pd.read_csv(data / "dataset.tsv", sep="\t")
     row = table[table["partition"] == 1].iloc[0]
     group = row["group"] if isinstance(row["group"], str) else "unknown"
