@@ -10,7 +10,8 @@ stacker without that fold's proteins).
 Each set is read like ``scripts/compare_validation.py`` reads one (its ``runs/`` folder, or for a
 shipped set the committed tables, RESULTS defaulting to ``docs/results/stacking``). Validation
 rows are BASE's (the proteins of its training sources), so the stacker is chosen on the rows
-BASE's own stacker was. OUT gets every set's weight files (the i-th OTHER's with a ``_b``,
+BASE's own stacker was; every OTHER set must have those rows (be trained on at least
+BASE's sources), else the join stops with a message. OUT gets every set's weight files (the i-th OTHER's with a ``_b``,
 ``_c``, ... suffix), a manifest listing them (the OTHER sets' networks as fold members, their
 trees beside BASE's), the stackers, the averaged member tables (``validation.csv``,
 ``heldout_fusion.csv``, ``boost_val.csv.gz``, ``boost_heldout.csv.gz``), and the held-out
@@ -44,10 +45,20 @@ TABLES = ("val.csv", "boost_val.csv", "heldout.csv", "boost_heldout.csv")
 CALIBRATE_ON = "deeplocpro_benchmark"
 
 
+class MissingRows(ValueError):
+    """An OTHER set lacks some of BASE's rows (trained on fewer sources than BASE)."""
+
+
 def average(tables: list[pd.DataFrame]) -> pd.DataFrame:
     """The other tables' probabilities on the first table's rows, averaged with its own."""
     out = tables[0].copy()
     ids = out["id"]
+    for i, table in enumerate(tables[1:]):
+        missing = ids[~ids.isin(table["id"])]
+        if len(missing):
+            raise MissingRows(f"{len(missing)} of BASE's rows (e.g. {missing.iloc[0]}) are not "
+                              f"in OTHER set {i + 1}'s tables: every OTHER set must be trained on "
+                              "at least BASE's sources (order the sets so)")
     out[PROBS] = np.mean([out[PROBS].to_numpy()] + [
         t.set_index("id").loc[ids, PROBS].to_numpy() for t in tables[1:]], axis=0)
     out["prediction"] = [CLASSES[i] for i in out[PROBS].to_numpy().argmax(axis=1)]
@@ -133,7 +144,12 @@ def main(argv: list[str]) -> int:
     out = args.out
     out.mkdir(parents=True)
     with tempfile.TemporaryDirectory() as tmp:
-        write_folds([args.base, *args.others], args.results, out, Path(tmp))
+        try:
+            write_folds([args.base, *args.others], args.results, out, Path(tmp))
+        except MissingRows as err:
+            print(f"combine_sets: {err}", file=sys.stderr)
+            shutil.rmtree(out)
+            return 2
     if (args.base / "reference.fasta.gz").exists():
         shutil.copy(args.base / "reference.fasta.gz", out / "reference.fasta.gz")
     base = json.loads((args.base / "manifest.json").read_text())

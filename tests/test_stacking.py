@@ -360,3 +360,23 @@ def test_sets_joined_load_and_reproduce_their_heldout_rows(stacked_checkpoint, t
     got = predictor.predict(parse_text(f">{row['id']}\n{row['sequence']}"), group=group)[0]
     expected = pd.read_csv(out / "heldout.csv").set_index("id").loc[row["id"], PROBS]
     np.testing.assert_allclose(got.probabilities, expected.to_numpy(float), atol=2e-2)
+
+
+def test_joining_a_set_that_lacks_base_rows_says_so(stacked_checkpoint, tmp_path, capsys):
+    """An OTHER set trained on fewer sources than BASE cannot be averaged on BASE's rows: a
+    clear message and exit code 2, no traceback, no half-written output."""
+    import shutil
+
+    from scripts import combine_sets
+
+    ckpt, data = stacked_checkpoint
+    other = tmp_path / "other"
+    shutil.copytree(ckpt, other)
+    path = other / "runs" / "fold_2" / "val.csv"
+    frame = pd.read_csv(path)
+    frame.iloc[3:].to_csv(path, index=False)  # three of BASE's validation rows gone
+    out = tmp_path / "joined"
+    assert combine_sets.main([str(data), str(ckpt), str(other), str(out), "joined-test"]) == 2
+    err = capsys.readouterr().err
+    assert "3 of BASE's rows" in err and frame["id"].iloc[0] in err
+    assert not out.exists()
