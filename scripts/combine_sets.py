@@ -10,12 +10,12 @@ stacker without that fold's proteins).
 Each set is read like ``scripts/compare_validation.py`` reads one (its ``runs/`` folder, or for a
 shipped set the committed tables, RESULTS defaulting to ``docs/results/stacking``). Validation
 rows are BASE's (the proteins of its training sources), so the stacker is chosen on the rows
-BASE's own stacker was; every OTHER set must have those rows (be trained on at least
-BASE's sources), else the join stops with a message. OUT gets every set's weight files (the i-th OTHER's with a ``_b``,
-``_c``, ... suffix), a manifest listing them (the OTHER sets' networks as fold members, their
-trees beside BASE's), the stackers, the averaged member tables (``validation.csv``,
-``heldout_fusion.csv``, ``boost_val.csv.gz``, ``boost_heldout.csv.gz``), and the held-out
-predictions (``heldout.csv``).
+BASE's own stacker was; every OTHER set must have those rows (be trained on at least BASE's
+sources), else the join stops with a message. OUT gets every set's weight files (the i-th
+OTHER's with a ``_b``, ``_c``, ... suffix), a manifest listing them (the OTHER sets' networks as
+fold members, their trees beside BASE's), the stackers, the averaged member tables
+(``validation.csv``, ``heldout_fusion.csv``, ``boost_val.csv.gz``, ``boost_heldout.csv.gz``),
+and the held-out predictions (``heldout.csv``).
 """
 
 from __future__ import annotations
