@@ -380,3 +380,27 @@ def test_joining_a_set_that_lacks_base_rows_says_so(stacked_checkpoint, tmp_path
     err = capsys.readouterr().err
     assert "3 of BASE's rows" in err and frame["id"].iloc[0] in err
     assert not out.exists()
+
+
+def test_group_temperatures_follow_each_groups_confidence():
+    """scripts/group_temperature.py: a group whose probabilities are too sharp gets a higher
+    temperature than a well-calibrated one, and every row is scaled by a fit without its fold."""
+    from scripts.group_temperature import cross_fitted
+
+    from protloc.classes import apply_group_rules
+
+    rng = np.random.default_rng(0)
+    n = 1200
+    groups = np.array(["negative", "archaea"] * (n // 2), dtype=object)
+    logits = rng.normal(size=(n, len(CLASSES))) * 2
+    true_p = apply_group_rules(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), groups)
+    y = np.array([rng.choice(len(CLASSES), p=p) for p in true_p])
+    logits = np.log(np.clip(true_p, 1e-9, None))
+    sharp = np.where((groups == "archaea")[:, None], logits * 2.0, logits)  # archaea overconfident
+    probs = np.exp(sharp) / np.exp(sharp).sum(axis=1, keepdims=True)
+    model_fold = np.arange(n) % 5
+    out, fitted = cross_fitted(probs, y, groups, model_fold, by_group=True)
+    assert len(fitted) == 5 and np.allclose(out.sum(axis=1), 1)
+    temps = {g: float(t) for part in fitted[0].split(": ", 1)[1].split(", ")
+             for g, t in [part.split()]}
+    assert 0.8 < temps["negative"] < 1.25 and 1.6 < temps["archaea"] < 2.5
