@@ -119,6 +119,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_paths(args: argparse.Namespace) -> str:
+    """What is wrong with the command's folders, or an empty string."""
+    if not (args.dataset / "dataset.tsv").is_file():
+        return f"{args.dataset} has no dataset.tsv (a folder from protloc data build)"
+    for folder in (args.base, *args.others):
+        if not (folder / "manifest.json").is_file():
+            return f"{folder} is not a checkpoint set (no manifest.json)"
+    if args.out.exists():
+        return f"{args.out} exists already: give a new folder"
+    return ""
+
+
 def write_folds(sets: list[Path], results: Path, out: Path, tmp: Path) -> None:
     """Each fold's averaged member tables (BASE's homology hits beside them) and every set's
     weight files under OUT."""
@@ -140,6 +152,10 @@ def write_folds(sets: list[Path], results: Path, out: Path, tmp: Path) -> None:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
+    problem = check_paths(args)
+    if problem:
+        print(f"combine_sets: {problem}", file=sys.stderr)
+        return 2
     table = pd.read_csv(args.dataset / "dataset.tsv", sep="\t").astype({"partition": int})
     out = args.out
     out.mkdir(parents=True)

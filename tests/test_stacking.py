@@ -404,3 +404,17 @@ def test_group_temperatures_follow_each_groups_confidence():
     temps = {g: float(t) for part in fitted[0].split(": ", 1)[1].split(", ")
              for g, t in [part.split()]}
     assert 0.8 < temps["negative"] < 1.25 and 1.6 < temps["archaea"] < 2.5
+
+
+def test_combine_sets_names_a_bad_folder(stacked_checkpoint, tmp_path, capsys):
+    from scripts import combine_sets
+
+    ckpt, data = stacked_checkpoint
+    args = [str(data), str(ckpt), str(tmp_path / "nowhere"), str(tmp_path / "out"), "x"]
+    assert combine_sets.main(args) == 2
+    assert "nowhere is not a checkpoint set" in capsys.readouterr().err
+    (tmp_path / "out").mkdir()
+    assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(tmp_path / "out"), "x"]) == 2
+    assert "exists already" in capsys.readouterr().err
+    assert combine_sets.main([str(tmp_path), str(ckpt), str(ckpt), str(tmp_path / "o2"), "x"]) == 2
+    assert "no dataset.tsv" in capsys.readouterr().err
