@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .classes import CLASSES, class_index
+from .classes import CLASSES, apply_group_rules, class_index
 from .neighbours import Neighbour
 
 GROUPS = ("negative", "positive", "archaea")  # "unknown" is all zeros
@@ -166,6 +166,20 @@ def member_inputs(setting: dict[str, Any], fusion, boosting, groups, hits) -> np
     return features(fusion, boosting, groups, votes, bool(setting["by_group"]))
 
 
+def calibrated(probs: np.ndarray, groups, t: float) -> np.ndarray:
+    """The stacker's probabilities at temperature ``t``, DeepLocPro's group rule applied after
+    (as the predictor does)."""
+    return apply_group_rules(finish(probs, None, {"vote": "none", "temperature": t}), groups)
+
+
+def fit_temperature(probs: np.ndarray, y: np.ndarray, groups) -> float:
+    """The grid temperature with the lowest log-loss of :func:`calibrated` probabilities."""
+    from sklearn.metrics import log_loss
+
+    return float(min(TEMPERATURES, key=lambda t: log_loss(
+        y, calibrated(probs, groups, t), labels=range(len(CLASSES)))))
+
+
 def validation_options(out_dir, table) -> dict[str, Any]:
     """The fold models' validation rows of a run directory and every stacker option's
     cross-fitted probabilities on them (the choice :func:`fit_stage` makes, reusable to compare
@@ -202,7 +216,8 @@ def validation_options(out_dir, table) -> dict[str, Any]:
     best, scores = choose(options, y)
     return {"ids": val["id"].to_numpy(), "y": y, "groups": groups, "hits": hits, "fusion": pf,
             "boosting": pb, "options": options, "best": best, "scores": scores,
-            "partition": by_id.loc[val["id"], "partition"].astype(int).to_numpy()}
+            "partition": by_id.loc[val["id"], "partition"].astype(int).to_numpy(),
+            "model_fold": model_fold}
 
 
 def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrated_on: str = "",
@@ -212,9 +227,7 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
     predicted once into ``heldout.csv`` (the previous one kept as
     ``heldout_before_stacking.csv``). Returns the manifest entry."""
     import pandas as pd
-    from sklearn.metrics import log_loss
 
-    from .classes import apply_group_rules
     from .homology_mix import read_hits, top_hits
     from .mixing import PROBS
 
@@ -228,11 +241,8 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
     pick = (np.ones(len(y), bool) if calibration_ids is None
             else np.isin(v["ids"], list(calibration_ids)))
 
-    chosen = v["options"][best]
-    setting["temperature"] = round(float(min(TEMPERATURES, key=lambda t: log_loss(
-        y[pick], apply_group_rules(finish(chosen, None, {"vote": "none", "temperature": t}),
-                                 groups)[pick],
-        labels=range(len(CLASSES))))), 4)
+    setting["temperature"] = round(fit_temperature(v["options"][best][pick], y[pick],
+                                                   groups[pick]), 4)
     x_val = member_inputs(setting, v["fusion"], v["boosting"], groups, hits)
     heldout = []
     for k in folds:

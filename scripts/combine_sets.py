@@ -88,23 +88,16 @@ def joined_manifest(base: dict, others: list[dict]) -> dict:
     manifest["boosting"]["folds"] = {
         k: [name] + [suffixed(o["boosting"]["folds"][k], i) for i, o in enumerate(others)]
         for k, name in manifest["boosting"]["folds"].items()}
-    if len(others) == 1:  # the layout unirep-v6 shipped with
-        manifest["data"]["joined"] = {"base": base["name"], "other": others[0]["name"],
-                                      "other_train_sources": train_sources(others[0])}
-    else:
-        manifest["data"]["joined"] = {"base": base["name"], "others": [
-            {"name": o["name"], "train_sources": train_sources(o)} for o in others]}
+    manifest["data"]["joined"] = {"base": base["name"], "others": [
+        {"name": o["name"], "train_sources": train_sources(o)} for o in others]}
     return manifest
 
 
 def joined_description(base: dict, others: list[dict]) -> str:
-    trained = [f"trained on {', '.join(train_sources(o))}" for o in others]
-    if len(others) == 1:
-        what = f"{others[0]['name']}'s networks and trees ({trained[0]})"
-    else:
-        what = " and ".join(f"{o['name']}'s ({t})" for o, t in zip(others, trained))
-        what += " networks and trees"
-    return f"{base['description']} Joined with {what}, averaged per fold before the stacker."
+    what = " and ".join(f"{o['name']}'s (trained on {', '.join(train_sources(o))})"
+                        for o in others)
+    return (f"{base['description']} Joined with {what} networks and trees, averaged per fold "
+            "before the stacker.")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.metrics import log_loss
 
 from protloc import stacking
-from protloc.classes import CLASSES, apply_group_rules
+from protloc.classes import CLASSES
 from protloc.metrics import calibration
 
 try:  # imported as part of the scripts package (tests) or run as a file
@@ -26,30 +26,18 @@ try:  # imported as part of the scripts package (tests) or run as a file
 except ModuleNotFoundError:
     from stacking_experiment import CALIBRATE_ON, run_dir
 
-GROUPS = ("negative", "positive", "archaea")
-
-
-def scaled(probs: np.ndarray, groups: np.ndarray, t: float) -> np.ndarray:
-    return apply_group_rules(stacking.finish(probs, None, {"vote": "none", "temperature": t}),
-                             groups)
-
-
-def fit(probs: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
-    return float(min(stacking.TEMPERATURES, key=lambda t: log_loss(
-        y, scaled(probs, groups, t), labels=range(len(CLASSES)))))
-
 
 def cross_fitted(probs, y, groups, model_fold, by_group: bool) -> tuple[np.ndarray, list[str]]:
     """Each fold model's rows scaled by temperatures fitted on the other fold models' rows."""
     out, fitted = np.zeros_like(probs), []
     for k in np.unique(model_fold):
-        parts = [(g, groups == g) for g in GROUPS if (groups == g).any()] if by_group \
+        parts = [(g, groups == g) for g in stacking.GROUPS if (groups == g).any()] if by_group \
             else [("all", groups == groups)]
         temps = []
         for name, rows in parts:
             train, test = rows & (model_fold != k), rows & (model_fold == k)
-            t = fit(probs[train], y[train], groups[train])
-            out[test] = scaled(probs[test], groups[test], t)
+            t = stacking.fit_temperature(probs[train], y[train], groups[train])
+            out[test] = stacking.calibrated(probs[test], groups[test], t)
             temps.append(f"{name} {t:.2f}")
         fitted.append(f"fold {k}: " + ", ".join(temps))
     return out, fitted
@@ -61,17 +49,15 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         runs = run_dir(ckpt, results, Path(tmp))
         v = stacking.validation_options(runs.parent, table)
-        model_fold = pd.concat(pd.read_csv(runs / f"fold_{k}" / "val.csv").assign(model_fold=k)
-                               for k in range(5))["model_fold"].to_numpy()
     keep = np.isin(v["ids"], table.loc[table["source"] == CALIBRATE_ON, "id"])
     probs, y = v["options"][v["best"]][keep], v["y"][keep]
     groups = np.asarray(v["groups"], dtype=object)[keep]
-    if not set(groups) <= set(GROUPS):
+    if not set(groups) <= set(stacking.GROUPS):
         print("group_temperature: every calibration row needs an organism group", file=sys.stderr)
         return 2
     print("| temperature | ECE | log-loss | per fold model |\n|---|---|---|---|")
     for by_group in (False, True):
-        p, fitted = cross_fitted(probs, y, groups, model_fold[keep], by_group)
+        p, fitted = cross_fitted(probs, y, groups, v["model_fold"][keep], by_group)
         ece = calibration(p, [CLASSES[i] for i in y])["ece"]
         print(f"| {'one per group' if by_group else 'one'} | {ece:.4f} | "
               f"{log_loss(y, p, labels=range(len(CLASSES))):.4f} | {'; '.join(fitted)} |")
