@@ -30,9 +30,9 @@ except ModuleNotFoundError:
 def cross_fitted(probs, y, groups, model_fold, by_group: bool) -> tuple[np.ndarray, list[str]]:
     """Each fold model's rows scaled by temperatures fitted on the other fold models' rows."""
     out, fitted = np.zeros_like(probs), []
+    parts = [(g, groups == g) for g in stacking.GROUPS if (groups == g).any()] if by_group \
+        else [("all", groups == groups)]
     for k in np.unique(model_fold):
-        parts = [(g, groups == g) for g in stacking.GROUPS if (groups == g).any()] if by_group \
-            else [("all", groups == groups)]
         temps = []
         for name, rows in parts:
             train, test = rows & (model_fold != k), rows & (model_fold == k)
