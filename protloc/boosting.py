@@ -9,6 +9,11 @@ models (a read-out of pooled features that alone beat the attention model on the
   the validation fold (never the test fold).
 * Trees are stored as plain arrays in safetensors (:func:`tree_arrays`) and evaluated by
   :func:`predict_raw` in numpy, so loading a checkpoint never unpickles anything.
+* Optionally the trees also read a protein-level state (UniRep-1900's mean hidden state: its
+  per-residue states would take 27 GB for the dataset) projected onto principal components
+  fitted on the fold's training proteins only (:func:`fit_projection`); the projection is
+  stored with the trees (``proj_mean``, ``proj_components``) and its columns go just before
+  the group one-hot (:func:`with_projection`).
 """
 
 from __future__ import annotations
@@ -94,6 +99,38 @@ def pooled_width(dims: Sequence[int]) -> int:
     return len(POOLS) * int(sum(dims)) + 1 + len(GROUPS)
 
 
+def fit_projection(states: np.ndarray, components: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Principal components of the training proteins' states, as plain arrays."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=components, random_state=seed).fit(np.asarray(states, np.float64))
+    return {"proj_mean": pca.mean_.astype(np.float64),
+            "proj_components": pca.components_.astype(np.float64)}
+
+
+def with_projection(pooled: np.ndarray, states: np.ndarray | None,
+                    arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """The pooled matrix as trees with a projection read it: the projected states inserted
+    before the group one-hot (unchanged for trees without one)."""
+    if "proj_components" not in arrays:
+        return pooled
+    if states is None:
+        raise ValueError("these trees read projected protein states, and none were given")
+    z = (np.asarray(states, np.float64) - arrays["proj_mean"]) @ arrays["proj_components"].T
+    cut = pooled.shape[1] - len(GROUPS)
+    return np.hstack([pooled[:, :cut], z, pooled[:, cut:]])
+
+
+def projected_width(arrays: dict[str, np.ndarray]) -> int:
+    """Columns a stored projection adds (0 without one); ValueError when its arrays disagree."""
+    if "proj_components" not in arrays and "proj_mean" not in arrays:
+        return 0
+    comps, mean = arrays.get("proj_components"), arrays.get("proj_mean")
+    if comps is None or mean is None or comps.ndim != 2 or mean.shape != (comps.shape[1],):
+        raise ValueError("its projection arrays (proj_mean, proj_components) do not agree")
+    return int(comps.shape[0])
+
+
 def check_trees(trees: dict[str, np.ndarray], n_features: int, n_classes: int) -> None:
     """ValueError unless ``trees`` (from a file) can be walked by :func:`predict_raw` on
     ``n_features``-wide input: every array present, one length for the node tables, children
@@ -108,6 +145,7 @@ def check_trees(trees: dict[str, np.ndarray], n_features: int, n_classes: int) -
     for f in ("left", "right"):
         if inner.any() and not ((trees[f][inner] >= 0) & (trees[f][inner] < n)).all():
             raise ValueError(f"a tree's {f} child lies outside the node table")
+    n_features += projected_width(trees)
     roots, features = trees["roots"], trees["feature_idx"][inner]
     if len(roots) == 0 or len(roots) % n_classes or not ((roots >= 0) & (roots < n)).all():
         raise ValueError(f"its tree roots do not fit the node table or the {n_classes} classes")

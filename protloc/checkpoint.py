@@ -24,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
-from .boosting import check_trees, pooled_width
+from .boosting import check_trees, pooled_width, projected_width
 from .classes import CLASSES
 from .errors import UserError
 from .manifest_checks import (  # noqa: F401 (MAX_*, SIZE_LIMITS: public, imported from here)
@@ -239,6 +239,9 @@ def load_boosting(manifest: Manifest, fold: FoldEntry, directory: Path) -> list[
             check_trees(arrays, _boosting_width(manifest), len(CLASSES))
         except ValueError as exc:
             raise UserError(f"boosting file {name} cannot be used: {exc}") from exc
+        if projected_width(arrays):  # scripts/pooled_state_trees.py: measured, not served yet
+            raise UserError(f"boosting file {name} reads projected protein states, which this "
+                            "version's predictor does not compute")
         trees.append(arrays)
     return trees
 

@@ -13,7 +13,10 @@ models. Everything here is fitted on validation folds:
 
 Several boosting seeds per fold (``boosting: {seeds: N}``) are averaged, like the fusion seed
 networks; ``boosting: {streams: [embedder id, ...]}`` restricts the trees to some streams. Both
-are choices for validation folds to make.
+are choices for validation folds to make. :func:`train_boosting` can also give the trees a
+protein-level state per protein (``states``, e.g. UniRep-1900's mean hidden state), projected
+on principal components of each fold's training proteins (:func:`protloc.boosting.fit_projection`;
+``scripts/pooled_state_trees.py`` measures it; the predictor does not read such trees yet).
 
 The test folds are predicted once, at the end, with what was chosen; they choose nothing.
 """
@@ -27,7 +30,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .boosting import fit, pooled_matrix, predict_raw, tree_arrays
+from .boosting import (fit, fit_projection, pooled_matrix, predict_raw, tree_arrays,
+                       with_projection)
 from .classes import CLASSES, COLUMN_NAMES, GROUPS
 
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
@@ -51,12 +55,15 @@ def train_boosting(
     data, ids: Sequence[str], partitions: np.ndarray, out_dir: Path, folds: Sequence[int],
     trainable: np.ndarray | None, settings: dict[str, Any], group_dropout: float, seed: int,
     log: Callable[[str], None] = print, seeds: int = 1, streams: Sequence[int] | None = None,
+    states: np.ndarray | None = None, components: int = 0,
 ) -> None:
     """Boosting trees per test fold into ``boost_fold_k.safetensors``, with validation and
     test predictions beside the fusion model's in ``runs/fold_k/``. With ``seeds`` > 1, more
     trees per fold (seeds seed+1, ...) in ``boost_fold_k_seed{s}.safetensors``, their tables
     in ``runs/fold_k/boost_seed_{s}/`` and the fold's tables their average; ``streams``: the
-    indices of the streams the trees read (all when None)."""
+    indices of the streams the trees read (all when None); ``states``: (n, d) protein-level
+    states the trees also read through ``components`` principal components of fold k's
+    training rows (stored in the trees' file)."""
     from .training import _average_tables
 
     x = None
@@ -74,7 +81,8 @@ def train_boosting(
             run_dir.mkdir(parents=True, exist_ok=True)
             name = boosting_file(k, s)
             rounds = _fit_fold(x, data.labels, ids, partitions, k, trainable, settings,
-                               group_dropout, seed + s, out_dir / name, run_dir)
+                               group_dropout, seed + s, out_dir / name, run_dir,
+                               (states, components))
             log(f"boosting fold {k}" + (f" seed {seed + s}" if seeds > 1 else "") +
                 f": {rounds} rounds")
         if seeds > 1:
@@ -92,22 +100,25 @@ def _pick(proteins, streams: Sequence[int] | None):
 
 
 def _fit_fold(x, labels, ids, partitions, k, trainable, settings, group_dropout, seed, path,
-              run_dir) -> int:
+              run_dir, projected=(None, 0)) -> int:
     """One set of trees for test fold k, early-stopped on fold k+1, and its two tables;
     returns the number of boosting rounds kept."""
     from safetensors.numpy import save_file
 
     from .training import fold_split
 
-    unknown = x.shape[1] - len(GROUPS)  # first group column: "unknown"
     train, val, test = fold_split(partitions, k, trainable)
+    states, components = projected
+    projection = {} if states is None else fit_projection(states[train], components, seed)
+    x = with_projection(x, states, projection)
+    unknown = x.shape[1] - len(GROUPS)  # first group column: "unknown"
     x_train = x[train].copy()
     hide = np.random.default_rng([seed, k]).random(len(train)) < group_dropout
     x_train[hide, unknown:] = 0.0
     x_train[hide, unknown] = 1.0
     model = fit(x_train, labels[train], x[val], labels[val], len(CLASSES), seed=seed, **settings)
     arrays = tree_arrays(model)
-    save_file(arrays, str(path))
+    save_file({**arrays, **projection}, str(path))
     for name, index, part in (("boost_val.csv", val, (k + 1) % 5), ("boost_heldout.csv", test, k)):
         probs = softmax(predict_raw(arrays, x[index]))
         _table([ids[i] for i in index], part, labels[index], probs, k).to_csv(

@@ -239,3 +239,60 @@ def test_damaged_boosting_trees_are_refused_at_load(seeded_checkpoint, tmp_path,
     with pytest.raises(UserError, match="boost_fold_0.safetensors cannot be used") as info:
         EnsemblePredictor.from_dir(copy)
     assert words in str(info.value)
+
+
+def test_trees_with_projected_states_store_their_projection(tmp_path):
+    """train_boosting(states=...): each fold's file holds a projection fitted on that fold's
+    training proteins, the stored trees read it before the group columns and recompute the
+    fold's tables (the predictor refuses such trees: next test)."""
+    from safetensors.numpy import load_file
+
+    from protloc.boosting import pooled_matrix, predict_raw, with_projection
+    from protloc.experiment import embed_table, load_dataset
+    from protloc.mixing import softmax, train_boosting
+    from protloc.training import fold_split
+
+    data_dir = synthetic.write_dataset(tmp_path / "data", per_class=5, seed=2)
+    table = load_dataset(data_dir)
+    data = embed_table(table, [{"id": "features-v1", "kind": "features"}], None, lambda m: None)
+    rng = np.random.default_rng(0)
+    states = rng.normal(size=(len(table), 12))
+    states[:, 0] += 5 * np.arange(len(table)) / len(table)  # one direction that dominates
+    partitions = table["partition"].to_numpy()
+    out = tmp_path / "trees"
+    train_boosting(data, table["id"].tolist(), partitions, out, [0, 1], None, {"max_iter": 8},
+                   0.0, 0, log=lambda m: None, states=states, components=3)
+    x = pooled_matrix(data.streams, data.groups)
+    for k in (0, 1):
+        arrays = load_file(str(out / f"boost_fold_{k}.safetensors"))
+        train, _, test = fold_split(partitions, k)
+        assert arrays["proj_components"].shape == (3, 12)
+        np.testing.assert_allclose(arrays["proj_mean"], states[train].mean(axis=0))  # train only
+        wide = with_projection(x, states, arrays)
+        assert wide.shape[1] == x.shape[1] + 3
+        np.testing.assert_array_equal(wide[:, -4:], x[:, -4:])  # the group one-hot stays last
+        expected = pd.read_csv(out / "runs" / f"fold_{k}" / "boost_heldout.csv")
+        assert expected["id"].tolist() == table["id"].iloc[test].tolist()
+        np.testing.assert_allclose(softmax(predict_raw(arrays, wide[test])),
+                                   expected[PROBS].to_numpy(), atol=2e-5)
+    with pytest.raises(ValueError, match="none were given"):
+        with_projection(x, None, arrays)
+
+
+def test_a_checkpoint_with_projected_trees_is_refused_clearly(seeded_checkpoint, tmp_path):
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from protloc.errors import UserError
+
+    copy = tmp_path / "ckpt"
+    shutil.copytree(seeded_checkpoint[0], copy)
+    path = copy / "boost_fold_0.safetensors"
+    trees = load_file(str(path))
+    save_file({**trees, "proj_mean": np.zeros(5), "proj_components": np.zeros((2, 5))}, str(path))
+    with pytest.raises(UserError, match="reads projected protein states"):
+        EnsemblePredictor.from_dir(copy)
+    save_file({**trees, "proj_mean": np.zeros(4), "proj_components": np.zeros((2, 5))}, str(path))
+    with pytest.raises(UserError, match="projection arrays .* do not agree"):
+        EnsemblePredictor.from_dir(copy)

@@ -463,3 +463,41 @@ def test_weighted_stacker_follows_the_weighted_rows():
     assert plain.shape == (n, len(CLASSES)) and np.allclose(weighted.sum(axis=1), 1)
     right = lambda p: float((p[special].argmax(axis=1) == y[special]).mean())  # noqa: E731
     assert right(weighted) > right(plain) + 0.1
+
+
+def test_pooled_state_trees_join_takes_networks_from_sets_and_trees_from_their_pairs(tmp_path):
+    """scripts/pooled_state_trees.py join: per fold, each set's network tables with its paired
+    trees' tables, averaged over the pairs; the first set's homology hits beside them."""
+    from scripts import pooled_state_trees
+
+    from protloc.mixing import PROBS
+
+    rng = np.random.default_rng(0)
+
+    def table(ids):
+        p = rng.dirichlet(np.ones(len(CLASSES)), size=len(ids))
+        frame = pd.DataFrame({"id": ids, "partition": 0, "label": CLASSES[0],
+                              "prediction": CLASSES[0]})
+        frame[PROBS] = p
+        return frame
+
+    ids = [f"P{i}" for i in range(6)]
+    pairs = []
+    for name in ("a", "b"):
+        for kind in ("set", "trees"):
+            for k in range(5):
+                fold = tmp_path / f"{kind}_{name}" / "runs" / f"fold_{k}"
+                fold.mkdir(parents=True)
+                for t in ("val.csv", "heldout.csv", "boost_val.csv", "boost_heldout.csv"):
+                    table(ids).to_csv(fold / t, index=False)
+                (fold / "hits_val.csv").write_text(f"from {kind} {name}\n")
+        pairs.append(f"{tmp_path / f'set_{name}'}:{tmp_path / f'trees_{name}'}")
+    out = tmp_path / "join"
+    assert pooled_state_trees.main(["join", str(tmp_path), str(out), *pairs]) == 0
+    read = lambda p: pd.read_csv(p)[PROBS].to_numpy()  # noqa: E731
+    for t, kind in (("val.csv", "set"), ("boost_heldout.csv", "trees")):
+        expected = (read(tmp_path / f"{kind}_a" / "runs" / "fold_2" / t)
+                    + read(tmp_path / f"{kind}_b" / "runs" / "fold_2" / t)) / 2
+        np.testing.assert_allclose(read(out / "runs" / "fold_2" / t), expected, atol=1e-5)
+    assert (out / "runs" / "fold_2" / "hits_val.csv").read_text() == "from set a\n"
+    assert pooled_state_trees.main(["join", str(tmp_path), str(out), *pairs]) == 2  # exists
