@@ -104,8 +104,9 @@ def fit_projection(states: np.ndarray, components: int, seed: int = 0) -> dict[s
     from sklearn.decomposition import PCA
 
     pca = PCA(n_components=components, random_state=seed).fit(np.asarray(states, np.float64))
-    return {"proj_mean": pca.mean_.astype(np.float64),
-            "proj_components": pca.components_.astype(np.float64)}
+    # C order: safetensors stores the buffer as it lies (PCA's components may be Fortran-ordered)
+    return {"proj_mean": np.ascontiguousarray(pca.mean_, dtype=np.float64),
+            "proj_components": np.ascontiguousarray(pca.components_, dtype=np.float64)}
 
 
 def with_projection(pooled: np.ndarray, states: np.ndarray | None,

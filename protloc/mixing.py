@@ -66,6 +66,10 @@ def train_boosting(
     training rows (stored in the trees' file)."""
     from .training import _average_tables
 
+    width = 0 if states is None else states.shape[1]
+    if states is not None and not (isinstance(components, int) and 1 <= components <= width):
+        raise ValueError(f"components must be from 1 to {states.shape[1]} (the states' width), "
+                         f"not {components!r}")
     x = None
     for k in folds:
         fold_dir = out_dir / "runs" / f"fold_{k}"

@@ -3,10 +3,13 @@ model, as ``protloc.stacking.fit_stage`` chooses): the stacker's own form as the
 
 * ``bias``: a per-class bias after the temperature, both fitted by log-loss on the
   DeepLocPro-labelled validation rows (a prior shift learned from labels, not EM);
-* ``weight W``: the stacker fitted with the DeepLocPro-labelled rows counted W times;
+* ``weight W``: the stacker fitted with the DeepLocPro-labelled rows counted W times (in the
+  regression; the standardisation is unweighted);
 * ``+ logistic``, ``+ knn``: a third member beside the networks and the trees, fitted per fold
   model on its training folds (its setting chosen on its validation fold): a logistic regression
-  on the trees' pooled features, or cosine nearest neighbours on the pooled UniRep mean state.
+  on the trees' pooled features, or cosine nearest neighbours on the pooled UniRep mean state
+  (its setting picked on the fold model's validation rows, the rows the stacker is then scored
+  on: 2-3 values each, a small optimism).
 
 Each variant's temperature is fitted, cross-fitted by fold model, on the DeepLocPro-labelled
 validation rows, with DeepLocPro's group rule applied after. Printed: MCC on all validation rows

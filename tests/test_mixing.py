@@ -277,6 +277,47 @@ def test_trees_with_projected_states_store_their_projection(tmp_path):
                                    expected[PROBS].to_numpy(), atol=2e-5)
     with pytest.raises(ValueError, match="none were given"):
         with_projection(x, None, arrays)
+    with pytest.raises(ValueError, match="components must be from 1 to 12"):
+        train_boosting(data, table["id"].tolist(), partitions, tmp_path / "t0", [0], None, {},
+                       0.0, 0, log=lambda m: None, states=states, components=0)
+
+
+def test_group_dropout_hides_the_group_not_the_projected_states(tmp_path, monkeypatch):
+    """With every training protein's group hidden, the trees still see the projected states;
+    only the group columns read "unknown"."""
+    import protloc.mixing
+    from protloc.boosting import fit as real_fit
+    from protloc.boosting import pooled_matrix
+    from protloc.experiment import embed_table, load_dataset
+    from protloc.training import fold_split
+
+    data_dir = synthetic.write_dataset(tmp_path / "data", per_class=5, seed=2)
+    table = load_dataset(data_dir)
+    data = embed_table(table, [{"id": "features-v1", "kind": "features"}], None, lambda m: None)
+    states = np.random.default_rng(0).normal(size=(len(table), 6))
+    seen = {}
+
+    def spy(x_train, *args, **kwargs):
+        seen["x"] = x_train.copy()
+        return real_fit(x_train, *args, **kwargs)
+
+    monkeypatch.setattr(protloc.mixing, "fit", spy)
+    partitions = table["partition"].to_numpy()
+    protloc.mixing.train_boosting(data, table["id"].tolist(), partitions, tmp_path / "t", [0],
+                                  None, {"max_iter": 2}, 1.0, 0, log=lambda m: None,
+                                  states=states, components=2)
+    x = pooled_matrix(data.streams, data.groups)
+    train, _, _ = fold_split(partitions, 0)
+    cut = x.shape[1] - 4
+    np.testing.assert_array_equal(seen["x"][:, :cut], x[train, :cut])  # pooled streams intact
+    from safetensors.numpy import load_file
+
+    from protloc.boosting import with_projection
+
+    stored = load_file(str(tmp_path / "t" / "boost_fold_0.safetensors"))
+    expected = with_projection(x, states, stored)[train, cut:cut + 2]
+    np.testing.assert_allclose(seen["x"][:, cut:cut + 2], expected)  # the projection, untouched
+    np.testing.assert_array_equal(seen["x"][:, cut + 2:], np.tile([1.0, 0, 0, 0], (len(train), 1)))
 
 
 def test_a_checkpoint_with_projected_trees_is_refused_clearly(seeded_checkpoint, tmp_path):

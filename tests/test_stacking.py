@@ -446,6 +446,15 @@ def test_class_bias_recovers_a_shifted_prior():
     assert np.abs(biased.mean(axis=0) - share).sum() < np.abs(temp_only.mean(axis=0) - share).sum()
     # no bias and temperature 1: the probabilities unchanged (the group rule allows all six)
     assert np.allclose(with_bias(probs, groups, np.zeros(len(CLASSES))), probs)
+    # cross-fitted: fold model 0's rows get the parameters fitted on the other models' rows
+    from scipy.optimize import minimize
+
+    rows = model_fold == 0
+    start = np.r_[np.log(1.4), np.zeros(len(CLASSES) - 1)]
+    others = minimize(lambda w: log_loss(y[~rows], with_bias(probs[~rows], groups[~rows], w),
+                                         labels=labels), start, method="Powell").x
+    np.testing.assert_allclose(biased[rows], with_bias(probs[rows], groups[rows], others),
+                               atol=1e-6)
 
 
 def test_weighted_stacker_follows_the_weighted_rows():
