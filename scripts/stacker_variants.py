@@ -134,7 +134,8 @@ def main(argv: list[str]) -> int:
                                    np.hstack([v["boosting"], probs]), groups, hits)
         raw[f"+ {name}"] = stacked(x, y, mf, c, hits, vote)
     print("| variant | validation MCC, all rows (stage's score, before the group rule) "
-          "| DeepLocPro rows: MCC | difference, 95% CI | ECE | log-loss |\n|---|---|---|---|---|---|")
+          "| DeepLocPro rows: MCC | difference, 95% CI | ECE | log-loss |")
+    print("|---|---|---|---|---|---|")
     base = None
     for name, probs in raw.items():
         calibrated, _ = temperature_cross_fitted(probs[dlp], y[dlp], groups[dlp], mf[dlp], False)
