@@ -66,8 +66,8 @@ def train_boosting(
     training rows (stored in the trees' file)."""
     from .training import _average_tables
 
-    width = 0 if states is None else states.shape[1]
-    if states is not None and not (isinstance(components, int) and 1 <= components <= width):
+    if states is not None and not (isinstance(components, int) and
+                                   1 <= components <= states.shape[1]):
         raise ValueError(f"components must be from 1 to {states.shape[1]} (the states' width), "
                          f"not {components!r}")
     x = None

@@ -67,12 +67,15 @@ def new_model(c: float, seed: int = 0):
     return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=500, random_state=seed))
 
 
-def cross_fitted(x: np.ndarray, y: np.ndarray, model_fold: np.ndarray, c: float) -> np.ndarray:
-    """Validation probabilities, each fold model's rows from a stacker fitted on the others'."""
+def cross_fitted(x: np.ndarray, y: np.ndarray, model_fold: np.ndarray, c: float,
+                 sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """Validation probabilities, each fold model's rows from a stacker fitted on the others'
+    (``sample_weight``: how much each row counts in the regression; equal when None)."""
     out = np.zeros((len(y), len(CLASSES)))
     for k in np.unique(model_fold):
         rows = model_fold == k
-        out[rows] = apply(to_arrays(_fit(x[~rows], y[~rows], c)), x[rows])
+        weight = None if sample_weight is None else sample_weight[~rows]
+        out[rows] = apply(to_arrays(_fit(x[~rows], y[~rows], c, weight)), x[rows])
     return out
 
 
@@ -91,8 +94,8 @@ def choose(options: dict[Any, np.ndarray], y: np.ndarray) -> tuple[Any, dict[Any
     return max(scores, key=lambda key: round(scores[key], 4)), scores
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float):
-    return new_model(c).fit(x, y)
+def _fit(x: np.ndarray, y: np.ndarray, c: float, sample_weight: np.ndarray | None = None):
+    return new_model(c).fit(x, y, logisticregression__sample_weight=sample_weight)
 
 
 # --- as a member of a checkpoint set --------------------------------------------------------

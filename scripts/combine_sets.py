@@ -124,19 +124,27 @@ def check_paths(args: argparse.Namespace) -> str:
     return ""
 
 
+def write_fold_tables(out_runs: Path, k: int, network_runs: list[Path],
+                      tree_runs: list[Path]) -> None:
+    """Fold k's member tables averaged over the sets (the networks' from ``network_runs``, the
+    trees' from ``tree_runs``, both ``runs/`` folders) and the first set's homology hits."""
+    fold = out_runs / f"fold_{k}"
+    fold.mkdir(parents=True)
+    for name in TABLES:
+        sources = tree_runs if name.startswith("boost") else network_runs
+        average([pd.read_csv(r / f"fold_{k}" / name) for r in sources]).to_csv(
+            fold / name, index=False, float_format="%.5f")
+    for name in ("hits_val.csv", "hits_test.csv"):  # a set with homology votes
+        if (network_runs[0] / f"fold_{k}" / name).exists():
+            shutil.copy(network_runs[0] / f"fold_{k}" / name, fold / name)
+
+
 def write_folds(sets: list[Path], results: Path, out: Path, tmp: Path) -> None:
     """Each fold's averaged member tables (BASE's homology hits beside them) and every set's
     weight files under OUT."""
     runs = [run_dir(s, results, tmp / str(i)) for i, s in enumerate(sets)]
     for k in range(5):
-        fold = out / "runs" / f"fold_{k}"
-        fold.mkdir(parents=True)
-        for name in TABLES:
-            average([pd.read_csv(r / f"fold_{k}" / name) for r in runs]).to_csv(
-                fold / name, index=False, float_format="%.5f")
-        for name in ("hits_val.csv", "hits_test.csv"):  # a set with homology votes
-            if (runs[0] / f"fold_{k}" / name).exists():
-                shutil.copy(runs[0] / f"fold_{k}" / name, fold / name)
+        write_fold_tables(out / "runs", k, runs, runs)
         for name in (f"fold_{k}.safetensors", f"boost_fold_{k}.safetensors"):
             shutil.copy(sets[0] / name, out / name)
             for i, other in enumerate(sets[1:]):

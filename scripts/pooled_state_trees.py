@@ -25,7 +25,6 @@ trees' tables replaced by TREES'.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -34,10 +33,10 @@ import numpy as np
 import pandas as pd
 
 try:  # imported as part of the scripts package (tests) or run as a file
-    from scripts.combine_sets import TABLES, average
+    from scripts.combine_sets import write_fold_tables
     from scripts.stacking_experiment import run_dir
 except ModuleNotFoundError:
-    from combine_sets import TABLES, average
+    from combine_sets import write_fold_tables
     from stacking_experiment import run_dir
 
 
@@ -47,6 +46,7 @@ def train(args: argparse.Namespace) -> int:
     from protloc.embedders import make_embedder
     from protloc.experiment import _boosting_members, data_summary, embed_table, load_config, \
         load_dataset
+    from protloc.metrics import mcc
     from protloc.mixing import train_boosting
 
     config = load_config(args.config)
@@ -71,8 +71,6 @@ def train(args: argparse.Namespace) -> int:
                        config["train"]["group_dropout"], config["train"]["seed"],
                        seeds=members["seeds"], streams=members["index"], states=states,
                        components=args.components)
-    from protloc.metrics import mcc
-
     for k in args.folds.split(","):
         val = pd.read_csv(args.out / "runs" / f"fold_{k}" / "boost_val.csv")
         print(f"fold {k}: the trees' validation MCC {mcc(val['label'], val['prediction']):.4f}")
@@ -88,16 +86,7 @@ def join(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         runs = [run_dir(s, args.results, Path(tmp) / str(i)) for i, s in enumerate(sets)]
         for k in range(5):
-            fold = args.out / "runs" / f"fold_{k}"
-            fold.mkdir(parents=True)
-            for name in TABLES:
-                source = [(t / "runs" if name.startswith("boost") else r) / f"fold_{k}" / name
-                          for r, t in zip(runs, trees)]
-                average([pd.read_csv(p) for p in source]).to_csv(fold / name, index=False,
-                                                                 float_format="%.5f")
-            for name in ("hits_val.csv", "hits_test.csv"):
-                if (runs[0] / f"fold_{k}" / name).exists():
-                    shutil.copy(runs[0] / f"fold_{k}" / name, fold / name)
+            write_fold_tables(args.out / "runs", k, runs, [t / "runs" for t in trees])
     print(f"joined run folder written to {args.out / 'runs'}")
     return 0
 

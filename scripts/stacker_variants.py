@@ -67,13 +67,7 @@ def bias_cross_fitted(probs, y, groups, model_fold) -> np.ndarray:
 
 def stacked(x, y, model_fold, c, hits, vote, sample_weight=None) -> np.ndarray:
     """Cross-fitted stacker probabilities (before the temperature), optionally weighted."""
-    out = np.zeros((len(y), len(CLASSES)))
-    for k in np.unique(model_fold):
-        rows = model_fold == k
-        weight = None if sample_weight is None else sample_weight[~rows]
-        model = stacking.new_model(c).fit(x[~rows], y[~rows],
-                                          logisticregression__sample_weight=weight)
-        out[rows] = stacking.apply(stacking.to_arrays(model), x[rows])
+    out = stacking.cross_fitted(x, y, model_fold, c, sample_weight)
     return stacking.finish(out, hits, {"vote": vote, "temperature": 1.0})
 
 

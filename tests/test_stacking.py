@@ -72,7 +72,7 @@ def test_validation_scores_are_cross_fitted(monkeypatch):
     seen = []
     real_fit = stacking._fit
     monkeypatch.setattr(stacking, "_fit",
-                        lambda xs, ys, c: seen.append(len(xs)) or real_fit(xs, ys, c))
+                        lambda xs, ys, c, *w: seen.append(len(xs)) or real_fit(xs, ys, c, *w))
     out = stacking.cross_fitted(x, y, model_fold, 0.1)
     assert sorted(seen) == sorted((model_fold != k).sum() for k in range(5))
     np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-9)
