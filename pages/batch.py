@@ -34,6 +34,7 @@ from protloc.sequences import (
     parse_bytes,
     parse_text,
 )
+from protloc.trust import class_reliability
 
 PARSED = "batch_parsed"
 
@@ -212,7 +213,20 @@ def full_table() -> pd.DataFrame:
     table.insert(1, "Status", [r.status for r in result.records])
     table.insert(2, "Length", [len(r.sequence) if r.ok else None for r in result.records])
     table.insert(0, "#", range(1, len(table) + 1))
+    table["HeldoutRight"] = heldout_right(table)
     return table
+
+
+def heldout_right(table: pd.DataFrame) -> list[float | None]:
+    """Per record: how often the set's held-out calls of its class, nearest its confidence,
+    were right (protloc.trust.class_reliability); empty for errors or another set's result."""
+    if result.model != model.name:
+        return [None] * len(table)
+    found = [
+        class_reliability(model, loc, conf) if isinstance(loc, str) else None
+        for loc, conf in zip(table["Localization"], table["Confidence"])
+    ]
+    return [None if r is None else r.accuracy for r in found]
 
 
 table = result.memo("full_table", full_table)
@@ -285,6 +299,7 @@ st.dataframe(
         "Status",
         "Localization",
         "Confidence",
+        "HeldoutRight",
         "FoldSpread",
         "Length",
         "Warnings",
@@ -296,6 +311,12 @@ st.dataframe(
     column_config={
         "Confidence": st.column_config.ProgressColumn(
             "Confidence", min_value=0.0, max_value=1.0, format="percent"
+        ),
+        "HeldoutRight": st.column_config.NumberColumn(
+            "Held-out right", format="percent",
+            help="Of this model's 100 held-out calls of the same class nearest this confidence "
+                 "(all of them for a rarer class), the share that were right: a class's calls "
+                 "can be right more or less often than the confidence says.",
         ),
         "FoldSpread": st.column_config.NumberColumn("Fold spread", format="%.3f"),
         "Warnings": st.column_config.TextColumn("Warnings", width="large"),

@@ -27,7 +27,7 @@ from protloc.errors import UserError
 from protloc.figures import attention_figure, probability_bars
 from protloc.lanes import evidence_regions
 from protloc.sequences import parse_text
-from protloc.trust import heldout_call
+from protloc.trust import class_reliability, heldout_call
 
 INPUT_KEY = "sequence_input"
 GROUP_KEY = "group"
@@ -195,6 +195,10 @@ def show_trust() -> None:
         "this model has no measured reliability yet (no calibration figures in its "
         "results.json), so take the percentage as the model's own estimate."
     ))
+    by_class = (class_reliability(model, pred.localization, pred.confidence)
+                if result.model == model.name else None)
+    if by_class is not None:
+        st.markdown(f"**{pred.localization} calls** like this one: " + by_class.words() + ".")
     st.page_link("pages/cv_results.py", label="Reliability curve",
                  icon=":material/show_chart:")
     agree = (f"All {folds} fold models predict {pred.localization}" if votes == folds

@@ -4,6 +4,10 @@
   ``heldout.csv`` (each protein predicted by the fold model that did not train on it).
 * :func:`reliability_at`: how often held-out calls at a given confidence were right, from the
   calibration bins of ``results.json`` (:class:`protloc.evaluation.Evaluation`).
+* :func:`class_reliability`: the same question for calls of one class, from ``heldout.csv``:
+  the confidence bins above pool every class, and most held-out calls are confident
+  Cytoplasmic ones, so a rarer call (Cell wall & surface, Periplasmic) can be right far less
+  often than its bin says.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from .evaluation import Evaluation
 
 #: Fewer held-out proteins than this in a confidence bin: the words say the figure is rough.
 FEW_PROTEINS = 30
+#: How many held-out calls of the same class, nearest in confidence, a class figure is read from
+#: (about +-5 points of binomial noise at 80% right).
+CLASS_NEIGHBOURS = 100
 
 
 @dataclass(frozen=True)
@@ -40,12 +47,7 @@ class HeldoutCall:
 def heldout_call(checkpoint: str | Path, ids: Sequence[str]) -> HeldoutCall | None:
     """The first of ``ids`` found in the set's ``heldout.csv``; None when none is (or the file
     is missing or unreadable: the page then says so)."""
-    path = Path(checkpoint) / "heldout.csv"
-    try:
-        stamp = path.stat().st_mtime
-    except OSError:
-        return None
-    table = _heldout(str(path), stamp)
+    table = _heldout_table(checkpoint)
     if table is None:
         return None
     for key in ids:
@@ -53,6 +55,20 @@ def heldout_call(checkpoint: str | Path, ids: Sequence[str]) -> HeldoutCall | No
         if row is not None:
             return row
     return None
+
+
+def _stamped(checkpoint: str | Path) -> tuple[str, float] | None:
+    """The set's heldout.csv and its modification time (the caches' key), or None."""
+    path = Path(checkpoint) / "heldout.csv"
+    try:
+        return str(path), path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _heldout_table(checkpoint: str | Path) -> dict[str, HeldoutCall] | None:
+    stamped = _stamped(checkpoint)
+    return None if stamped is None else _heldout(*stamped)
 
 
 @lru_cache(maxsize=4)
@@ -108,3 +124,69 @@ def reliability_at(evaluation: Evaluation | None, confidence: float) -> Reliabil
                 return None
             return Reliability(b.lower, b.upper, b.count, b.accuracy)
     return None
+
+
+@dataclass(frozen=True)
+class ClassReliability:
+    """The held-out calls of one class nearest a confidence: how many, how many right, and the
+    confidence range they span."""
+
+    localization: str
+    lower: float
+    upper: float
+    count: int
+    right: int
+    total_calls: int  # held-out calls of this class, at any confidence
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.count
+
+    def words(self) -> str:
+        scope = (
+            f"all {self.count:,} held-out proteins called {self.localization}"
+            if self.count == self.total_calls
+            else f"the {self.count:,} held-out proteins called {self.localization} with the "
+            "confidence nearest this one"
+        )
+        span = (f"all at about {self.lower:.0%}" if f"{self.lower:.0%}" == f"{self.upper:.0%}"
+                else f"{self.lower:.0%}–{self.upper:.0%}")
+        rough = " (few proteins: a rough figure)" if self.count < FEW_PROTEINS else ""
+        return f"{self.right:,} of {scope} ({span}) were right: {self.accuracy:.0%}{rough}"
+
+
+def class_reliability(
+    checkpoint: str | Path, localization: str, confidence: float,
+    neighbours: int = CLASS_NEIGHBOURS,
+) -> ClassReliability | None:
+    """How often the set's held-out calls of ``localization``, nearest ``confidence``, were
+    right: the ``neighbours`` calls of that class closest in confidence (all of them when there
+    are fewer). None when the set has no readable ``heldout.csv`` or never called that class.
+
+    Read from ``heldout.csv`` as written (before DeepLocPro's group rule), so for a call the rule
+    moved (Gram-positive or Archaea, Extracellular) it is approximate.
+    """
+    stamped = _stamped(checkpoint)
+    calls = None if stamped is None else _class_calls(*stamped).get(localization)
+    if calls is None:
+        return None
+    conf, correct = calls
+    distance = np.abs(conf - confidence)
+    nearest = (np.argpartition(distance, neighbours - 1)[:neighbours]
+               if neighbours < len(conf) else np.arange(len(conf)))
+    return ClassReliability(
+        localization, float(conf[nearest].min()), float(conf[nearest].max()),
+        len(nearest), int(correct[nearest].sum()), len(conf),
+    )
+
+
+@lru_cache(maxsize=4)
+def _class_calls(path: str, stamp: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per predicted class: the calls' confidences and whether each was right (a batch asks
+    once per record)."""
+    out: dict[str, tuple[list[float], list[bool]]] = {}
+    for call in (_heldout(path, stamp) or {}).values():
+        conf, correct = out.setdefault(call.prediction, ([], []))
+        conf.append(call.probability)
+        correct.append(call.correct)
+    return {k: (np.array(c), np.array(r, dtype=bool)) for k, (c, r) in out.items()}

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pages import examples
@@ -240,7 +241,7 @@ def test_predict_altered_input_warns(app):
 # ----------------------------------------------------------------------------------- Batch
 
 
-def test_batch_of_three_with_one_bad_record(app):
+def test_batch_of_three_with_one_bad_record(app, app_checkpoints):
     app.switch_page("pages/batch.py").run()
     app.text_area(key="batch_text").set_value(BATCH).run()
     assert "1 cannot be predicted" in texts(app.markdown)
@@ -258,6 +259,13 @@ def test_batch_of_three_with_one_bad_record(app):
     assert table["Group"].tolist() == ["unknown"] * 3 and set(table["Model"]) == {result.model_id} == {"tiny-synthetic"}
     assert downloads(app) == ["Results (CSV)", "Results with attention (JSON)", "Filtered table (CSV)"]
     assert len(app.get("plotly_chart")) == 1  # class counts
+    from protloc.trust import class_reliability
+
+    pred = result.predictions[0]
+    measured = class_reliability(
+        app_checkpoints / result.model, pred.localization, pred.confidence)
+    assert table.loc[0, "HeldoutRight"] == pytest.approx(measured.accuracy)
+    assert pd.isna(table.loc[1, "HeldoutRight"])  # the bad record has no call
 
     # Filters: only flagged records, then a class filter.
     app.checkbox(key="batch_flagged").check().run()
@@ -503,3 +511,16 @@ def test_example_shows_its_label_the_out_of_fold_call_and_says_they_disagree(mea
     pred = app.session_state["single_result"].predictions[0]
     words = reliability_at(load_results(folder / "results.json"), pred.confidence).words()
     assert f"**Confidence {pred.confidence:.0%}**: {words}." in texts(app.markdown)
+
+
+def test_the_call_gets_its_class_figure_from_heldout_csv(measured_app):
+    from protloc.trust import class_reliability
+
+    app, folder = measured_app
+    app.button(key="example_OMEM").click().run()
+    app.button(key="predict_button").click().run()
+    pred = app.session_state["single_result"].predictions[0]
+    by_class = class_reliability(folder, pred.localization, pred.confidence)
+    assert by_class is not None  # the tiny set's heldout.csv calls every class
+    words = f"**{pred.localization} calls** like this one: {by_class.words()}."
+    assert words in texts(app.markdown)

@@ -21,7 +21,7 @@ from protloc.groups import (
 from protloc.output import compact_attention, csv_text, prediction_json, prediction_rows
 from protloc.predictor import Prediction
 from protloc.sequences import parse_text
-from protloc.trust import heldout_call, reliability_at
+from protloc.trust import class_reliability, heldout_call, reliability_at
 
 SEQ = "MKKTAIAIAVALAGFATVAQAAPKDNTWYTGAKLGWSQ"
 
@@ -45,6 +45,32 @@ def test_heldout_call_finds_the_first_known_alias_and_says_if_it_was_right(tmp_p
     assert heldout_call(tmp_path, ["P1"]).correct
     assert heldout_call(tmp_path, ["absent"]) is None
     assert heldout_call(tmp_path / "no_such_set", ["P1"]) is None
+
+
+def _probs(k, p):
+    rest = (1 - p) / 5
+    return [p if j == k else rest for j in range(6)]
+
+
+def test_class_reliability_reads_the_nearest_calls_of_that_class_only(tmp_path):
+    om, cyt = CLASSES.index("Outer membrane"), CLASSES.index("Cytoplasmic")
+    rows = [(f"c{i}", 0, "Cytoplasmic", _probs(cyt, 0.95)) for i in range(50)]  # all right
+    # Outer-membrane calls: right at high confidence, wrong at low confidence
+    rows += [(f"h{i}", 1, "Outer membrane", _probs(om, 0.9 + i / 1000)) for i in range(10)]
+    rows += [(f"l{i}", 2, "Periplasmic", _probs(om, 0.4 + i / 1000)) for i in range(10)]
+    write_heldout(tmp_path, rows)
+    high = class_reliability(tmp_path, "Outer membrane", 0.93, neighbours=10)
+    assert (high.count, high.right, high.total_calls) == (10, 10, 20)
+    assert high.lower == pytest.approx(0.9) and high.upper == pytest.approx(0.909)
+    low = class_reliability(tmp_path, "Outer membrane", 0.35, neighbours=10)
+    assert (low.right, low.accuracy) == (0, 0.0)
+    both = class_reliability(tmp_path, "Outer membrane", 0.6, neighbours=100)
+    assert (both.count, both.right) == (20, 10)
+    assert both.words().startswith("10 of all 20 held-out proteins called Outer membrane")
+    assert "rough" in both.words()
+    assert "with the confidence nearest" in high.words()
+    assert class_reliability(tmp_path, "Cell wall & surface", 0.9) is None  # never called
+    assert class_reliability(tmp_path / "no_such_set", "Cytoplasmic", 0.9) is None
 
 
 class _Eval:
