@@ -158,7 +158,8 @@ def train_experiment(
         if assembled and config.get("homology") is not None:
             _add_homology(config["homology"] or {}, table, out, log)
         if assembled and config.get("stacking") is not None:
-            _add_stacking(table, out, log, calibration)
+            top_label = bool((config["stacking"] or {}).get("top_label", False))
+            _add_stacking(table, out, log, calibration, top_label)
     elif config.get("homology") is not None or config.get("stacking") is not None:
         raise UserError("homology mixing and stacking are fitted on the boosting member: "
                         "add a boosting section")
@@ -233,15 +234,17 @@ def _add_boosting(settings, data, ids, partitions, out, folds, trainable, train_
     return False
 
 
-def _add_stacking(table: pd.DataFrame, out: Path, log, calibration=None) -> None:
+def _add_stacking(table: pd.DataFrame, out: Path, log, calibration=None,
+                  top_label: bool = False) -> None:
     """A stacker over the members (protloc.stacking), chosen on validation rows; calibrated on
-    the same proteins as the boosting mix."""
+    the same proteins as the boosting mix (``top_label``: and a top-label map after the
+    temperature, config ``stacking: {top_label: true}``)."""
     from .checkpoint import read_manifest, write_manifest
     from .stacking import fit_stage
 
     manifest = read_manifest(out)
     manifest.stacking = fit_stage(out, table.astype({"partition": int}),
-                                  *(calibration or (None, "")), log=log)
+                                  *(calibration or (None, "")), log=log, top_label=top_label)
     write_manifest(out, manifest)
 
 

@@ -240,7 +240,9 @@ class EnsemblePredictor:
                 setting = self.manifest.stacking
                 boost = self.boosting_probabilities(k, pooled)
                 x = stacking.member_inputs(setting, probs, boost, [group] * len(records), top)
-                probs = stacking.finish(stacking.apply(self.stackers[k], x), top, setting)
+                stacker = self.stackers[k]
+                probs = stacking.finish(stacking.apply(stacker, x), top, setting,
+                                        stacker.get("top_label"))
             elif booster is not None:
                 setting = self.manifest.boosting
                 probs = mix(probs, self.boosting_probabilities(k, pooled), setting["weight"],
@@ -305,8 +307,15 @@ class EnsemblePredictor:
 def load_stackers(manifest: Manifest, directory: Path) -> list[dict | None]:
     """Each fold model's stacker arrays (protloc.stacking), or None per fold without one."""
     files = manifest.stacking.get("folds", {}) if manifest.stacking else {}
-    return [stacking.load(Path(directory) / files[str(f.test_fold)])
-            if str(f.test_fold) in files else None for f in manifest.folds]
+    stackers = [stacking.load(Path(directory) / files[str(f.test_fold)])
+                if str(f.test_fold) in files else None for f in manifest.folds]
+    if manifest.stacking and manifest.stacking.get("top_label"):
+        lacking = [files[str(f.test_fold)] for f, s in zip(manifest.folds, stackers)
+                   if s is not None and "top_label" not in s]
+        if lacking:
+            raise UserError(f"The manifest of {directory} says its stackers carry a top-label "
+                            f"map, but {lacking[0]} has none: the set is incomplete.")
+    return stackers
 
 
 def prediction_warnings(record: SequenceRecord, pred: Prediction) -> list[str]:

@@ -131,7 +131,9 @@ def load(path) -> dict[str, np.ndarray]:
         d, k = arrays["coef"].shape[1], arrays["coef"].shape[0]
         ok = (arrays["mean"].shape == (d,) and arrays["scale"].shape == (d,)
               and arrays["intercept"].shape == (k,) and arrays["classes"].shape == (k,)
-              and set(arrays["classes"].tolist()) <= set(range(len(CLASSES))) and k >= 2)
+              and set(arrays["classes"].tolist()) <= set(range(len(CLASSES))) and k >= 2
+              and arrays.get("top_label", np.zeros(2)).shape == (2,)
+              and bool(np.isfinite(arrays.get("top_label", np.zeros(2))).all()))
     except (OSError, SafetensorError, KeyError, IndexError, ValueError) as exc:
         raise UserError(f"Cannot read the stacker file {path}: {exc}") from None
     if not ok:
@@ -149,15 +151,19 @@ def apply(arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     return out
 
 
-def finish(probs: np.ndarray, hits, setting: dict[str, Any]) -> np.ndarray:
-    """After the stacker: the homology vote when it is mixed in afterwards, then the
-    temperature (the organism-group rule comes later, as for every member)."""
+def finish(probs: np.ndarray, hits, setting: dict[str, Any],
+           top: np.ndarray | None = None) -> np.ndarray:
+    """After the stacker: the homology vote when it is mixed in afterwards, the temperature,
+    then the fold's top-label map when it has one (``top``: protloc.top_label's Platt
+    parameters). The organism-group rule comes later, as for every member."""
     from .mixing import softmax
     from .neighbours import vote
+    from .top_label import apply_platt
 
     if setting["vote"] not in ("feature", "none") and hits is not None:
         probs = vote(probs, hits, float(setting["vote"]))
-    return softmax(np.log(np.clip(probs, 1e-12, None)) / float(setting["temperature"]))
+    probs = softmax(np.log(np.clip(probs, 1e-12, None)) / float(setting["temperature"]))
+    return probs if top is None else apply_platt(probs, top)
 
 
 def member_inputs(setting: dict[str, Any], fusion, boosting, groups, hits) -> np.ndarray:
@@ -224,11 +230,15 @@ def validation_options(out_dir, table) -> dict[str, Any]:
 
 
 def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrated_on: str = "",
-              log=print) -> dict[str, Any]:
+              log=print, top_label: bool = False) -> dict[str, Any]:
     """The stacker of a trained checkpoint set, from its run directory: choices on cross-fitted
     validation rows, one stacker per test fold (``stack_fold_k.safetensors``), the test folds
     predicted once into ``heldout.csv`` (the previous one kept as
-    ``heldout_before_stacking.csv``). Returns the manifest entry."""
+    ``heldout_before_stacking.csv``). Returns the manifest entry.
+
+    ``top_label``: each test fold's stacker also gets a top-label map (protloc.top_label),
+    fitted after the temperature and the group rule on the calibration rows of proteins outside
+    that fold."""
     import pandas as pd
 
     from .homology_mix import read_hits, top_hits
@@ -250,6 +260,8 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
     heldout = []
     for k in folds:
         stacker = to_arrays(test_fold_stacker(x_val, y, v["partition"], k, setting["c"]))
+        if top_label:
+            stacker["top_label"] = _top_label_map(v, setting, pick & (v["partition"] != k))
         save(stacker, out_dir / STACK_FILE.format(k))
         fusion = pd.read_csv(runs / f"fold_{k}" / "heldout.csv")
         boost_k = pd.read_csv(runs / f"fold_{k}" / "boost_heldout.csv")
@@ -257,7 +269,7 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
             if with_hits else None
         x = member_inputs(setting, fusion[PROBS].to_numpy(), boost_k[PROBS].to_numpy(),
                           by_id.loc[fusion["id"], "group"].to_numpy(), test_hits)
-        probs = finish(apply(stacker, x), test_hits, setting)
+        probs = finish(apply(stacker, x), test_hits, setting, stacker.get("top_label"))
         table_k = fusion[["id", "partition", "label"]].copy()
         table_k["prediction"] = [CLASSES[i] for i in probs.argmax(axis=1)]
         table_k[PROBS] = probs
@@ -270,6 +282,17 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
                                  round(s, 4) for key, s in scores.items()}
     if calibration_ids is not None:
         setting["calibrated_on"] = calibrated_on
+    if top_label:
+        setting["top_label"] = "platt"
     log(f"stacking: {setting['validation_mcc']} -> group interactions {setting['by_group']}, "
         f"vote {setting['vote']}, C {setting['c']}, temperature {setting['temperature']}")
     return setting
+
+
+def _top_label_map(v: dict[str, Any], setting: dict[str, Any], rows: np.ndarray) -> np.ndarray:
+    """Platt parameters of the top label, on ``rows`` of the chosen stacker's cross-fitted
+    validation probabilities after the set's temperature and the group rule."""
+    from .top_label import fit_platt
+
+    probs = calibrated(v["options"][v["best"]][rows], v["groups"][rows], setting["temperature"])
+    return fit_platt(probs, v["y"][rows])

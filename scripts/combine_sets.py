@@ -109,6 +109,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("name")
     parser.add_argument("--results", type=Path, default=Path("docs/results/stacking"),
                         help="committed tables of a shipped set without a runs/ folder")
+    parser.add_argument("--top-label", action="store_true",
+                        help="a top-label map after the stacker's temperature "
+                             "(protloc.top_label), fitted per test fold")
     return parser.parse_args(argv)
 
 
@@ -177,7 +180,8 @@ def main(argv: list[str]) -> int:
     calibration = set(table.loc[table["source"] == CALIBRATE_ON, "id"])
     # as protloc train does: all validation rows when the set has no DeepLocPro proteins
     manifest["stacking"] = stacking.fit_stage(out, table, calibration or None,
-                                              f"validation proteins from {CALIBRATE_ON}")
+                                              f"validation proteins from {CALIBRATE_ON}",
+                                              top_label=args.top_label)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     runs = out / "runs"
     pd.concat(pd.read_csv(runs / f"fold_{k}" / "val.csv").assign(model_fold=k)

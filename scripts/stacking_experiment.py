@@ -17,6 +17,7 @@ results folder and prints the choices; exits 1 when the refitted stackers differ
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -65,12 +66,15 @@ def main(argv: list[str]) -> int:
     dataset_dir, ckpt, results = (Path(a) for a in argv[:3])
     table = pd.read_csv(dataset_dir / "dataset.tsv", sep="\t").astype({"partition": int})
     calibration = set(table.loc[table["source"] == CALIBRATE_ON, "id"])
+    manifest = ckpt / "manifest.json"  # whether the shipped stackers carry top-label maps
+    shipped = (json.loads(manifest.read_text()).get("stacking") or {}) if manifest.is_file() else {}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         rebuild_runs(ckpt, results, out / "runs")
         setting = stacking.fit_stage(out, table, calibration,
                                      f"validation proteins from {CALIBRATE_ON}",
-                                     log=lambda m: None)
+                                     log=lambda m: None,
+                                     top_label=bool(shipped.get("top_label")))
         (out / "heldout.csv").replace(results / "heldout_stacked.csv")
         print("| stacker (validation rows cross-fitted by fold model) | validation MCC |")
         print("|---|---|")

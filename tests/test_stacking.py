@@ -510,3 +510,75 @@ def test_pooled_state_trees_join_takes_networks_from_sets_and_trees_from_their_p
         np.testing.assert_allclose(read(out / "runs" / "fold_2" / t), expected, atol=1e-5)
     assert (out / "runs" / "fold_2" / "hits_val.csv").read_text() == "from set a\n"
     assert pooled_state_trees.main(["join", str(tmp_path), str(out), *pairs]) == 2  # exists
+
+
+def test_a_top_label_map_rides_with_each_stacker_and_moves_no_call(stacked_checkpoint, tmp_path):
+    """combine_sets --top-label: each stack file carries Platt's two numbers, the held-out calls
+    before the group rule are those without the map, the predictor applies it as training did,
+    and a set whose manifest promises maps it lacks is refused."""
+    import json
+    import shutil
+
+    from protloc.errors import UserError
+    from protloc.predictor import EnsemblePredictor
+    from protloc.sequences import parse_text
+    from scripts import combine_sets
+
+    ckpt, data = stacked_checkpoint
+    plain, mapped = tmp_path / "plain", tmp_path / "mapped"
+    assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(plain), "plain"]) == 0
+    assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(mapped), "mapped",
+                              "--top-label"]) == 0
+    setting = json.loads((mapped / "manifest.json").read_text())["stacking"]
+    assert setting["top_label"] == "platt"
+    maps = [stacking.load(mapped / name)["top_label"] for name in setting["folds"].values()]
+    assert all(m.shape == (2,) for m in maps) and not np.allclose(maps[0], [1.0, 0.0])
+    before = pd.read_csv(plain / "heldout.csv")
+    after = pd.read_csv(mapped / "heldout.csv")
+    assert (before["prediction"] == after["prediction"]).all()
+    assert not np.allclose(before[PROBS].to_numpy(), after[PROBS].to_numpy())
+
+    predictor = EnsemblePredictor.from_dir(mapped)
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    row = table[table["partition"] == 3].iloc[0]
+    group = row["group"] if isinstance(row["group"], str) else "unknown"
+    k = [f.test_fold for f in predictor.manifest.folds].index(3)
+    for name in ("models", "boosters", "stackers", "temperatures", "seed_networks"):
+        setattr(predictor, name, [getattr(predictor, name)[k]])
+    predictor.manifest.folds = [predictor.manifest.folds[k]]
+    got = predictor.predict(parse_text(f">{row['id']}\n{row['sequence']}"), group=group)[0]
+    expected = after.set_index("id").loc[row["id"], PROBS]
+    np.testing.assert_allclose(got.probabilities, expected.to_numpy(float), atol=2e-2)
+
+    broken = tmp_path / "broken"
+    shutil.copytree(mapped, broken, ignore=shutil.ignore_patterns("runs"))
+    arrays = stacking.load(broken / "stack_fold_0.safetensors")
+    del arrays["top_label"]
+    stacking.save(arrays, broken / "stack_fold_0.safetensors")
+    with pytest.raises(UserError, match="top-label map"):
+        EnsemblePredictor.from_dir(broken)
+    arrays["top_label"] = np.array([1.0, np.nan])
+    stacking.save(arrays, broken / "stack_fold_0.safetensors")
+    with pytest.raises(UserError, match="damaged"):
+        EnsemblePredictor.from_dir(broken)
+
+
+def test_training_config_asks_for_the_top_label_map(tmp_path):
+    import io
+    import json
+
+    import synthetic
+    from protloc.cli import main
+    from test_mixing import CONFIG
+
+    data = synthetic.write_dataset(tmp_path / "data", per_class=5, seed=2)
+    (tmp_path / "c.yaml").write_text(CONFIG + "stacking: {top_label: true}\n")
+    err = io.StringIO()
+    code = main(["train", "--data", str(data), "--config", str(tmp_path / "c.yaml"),
+                 "--out", str(tmp_path / "ckpt"), "--cache", str(tmp_path / "cache")],
+                stdout=io.StringIO(), stderr=err)
+    assert code == 0, err.getvalue()
+    setting = json.loads((tmp_path / "ckpt" / "manifest.json").read_text())["stacking"]
+    assert setting["top_label"] == "platt"
+    assert all("top_label" in stacking.load(tmp_path / "ckpt" / name)
+               for name in setting["folds"].values())
