@@ -129,11 +129,11 @@ def load(path) -> dict[str, np.ndarray]:
     try:
         arrays = load_file(str(path))
         d, k = arrays["coef"].shape[1], arrays["coef"].shape[0]
+        top = arrays.get("top_label", np.zeros(2))  # optional: protloc.top_label's Platt map
         ok = (arrays["mean"].shape == (d,) and arrays["scale"].shape == (d,)
               and arrays["intercept"].shape == (k,) and arrays["classes"].shape == (k,)
               and set(arrays["classes"].tolist()) <= set(range(len(CLASSES))) and k >= 2
-              and arrays.get("top_label", np.zeros(2)).shape == (2,)
-              and bool(np.isfinite(arrays.get("top_label", np.zeros(2))).all()))
+              and top.shape == (2,) and bool(np.isfinite(top).all()))
     except (OSError, SafetensorError, KeyError, IndexError, ValueError) as exc:
         raise UserError(f"Cannot read the stacker file {path}: {exc}") from None
     if not ok:

@@ -43,25 +43,29 @@ def cross_fitted(probs, y, groups, model_fold, by_group: bool) -> tuple[np.ndarr
     return out, fitted
 
 
-def main(argv: list[str]) -> int:
-    dataset_dir, ckpt, results = (Path(a) for a in argv[:3])
+def calibration_rows(dataset_dir: Path, ckpt: Path, results: Path):
+    """The set's chosen stacker's cross-fitted validation probabilities on the rows its
+    temperature is fitted on (CALIBRATE_ON): probabilities, labels, groups, fold models."""
     table = pd.read_csv(dataset_dir / "dataset.tsv", sep="\t").astype({"partition": int})
     with tempfile.TemporaryDirectory() as tmp:
-        runs = run_dir(ckpt, results, Path(tmp))
-        v = stacking.validation_options(runs.parent, table)
+        v = stacking.validation_options(run_dir(ckpt, results, Path(tmp)).parent, table)
     keep = np.isin(v["ids"], table.loc[table["source"] == CALIBRATE_ON, "id"])
-    probs, y = v["options"][v["best"]][keep], v["y"][keep]
-    groups = np.asarray(v["groups"], dtype=object)[keep]
+    return (v["options"][v["best"]][keep], v["y"][keep],
+            np.asarray(v["groups"], dtype=object)[keep], v["model_fold"][keep])
+
+
+def main(argv: list[str]) -> int:
+    probs, y, groups, model_fold = calibration_rows(*(Path(a) for a in argv[:3]))
     if not set(groups) <= set(stacking.GROUPS):
         print("group_temperature: every calibration row needs an organism group", file=sys.stderr)
         return 2
     print("| temperature | ECE | log-loss | per fold model |\n|---|---|---|---|")
     for by_group in (False, True):
-        p, fitted = cross_fitted(probs, y, groups, v["model_fold"][keep], by_group)
+        p, fitted = cross_fitted(probs, y, groups, model_fold, by_group)
         ece = calibration(p, [CLASSES[i] for i in y])["ece"]
         print(f"| {'one per group' if by_group else 'one'} | {ece:.4f} | "
               f"{log_loss(y, p, labels=range(len(CLASSES))):.4f} | {'; '.join(fitted)} |")
-    print(f"\n{int(keep.sum())} validation rows from {CALIBRATE_ON}, cross-fitted by fold model.")
+    print(f"\n{len(y)} validation rows from {CALIBRATE_ON}, cross-fitted by fold model.")
     return 0
 
 

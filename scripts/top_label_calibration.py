@@ -22,7 +22,6 @@ predictions and their difference with a paired bootstrap interval.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +34,11 @@ from protloc.metrics import calibration, mcc
 from protloc.mixing import PROBS
 
 try:  # imported as part of the scripts package (tests) or run as a file
-    from scripts.stacking_experiment import CALIBRATE_ON, run_dir
+    from scripts.group_temperature import calibration_rows
+    from scripts.stacking_experiment import CALIBRATE_ON
 except ModuleNotFoundError:
-    from stacking_experiment import CALIBRATE_ON, run_dir
+    from group_temperature import calibration_rows
+    from stacking_experiment import CALIBRATE_ON
 
 
 def _platt(seen, y, probs):
@@ -106,14 +107,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--heldout"]:
         print(heldout_ece(*(Path(a) for a in argv[1:4])))
         return 0
-    dataset_dir, ckpt, results = (Path(a) for a in argv[:3])
-    table = pd.read_csv(dataset_dir / "dataset.tsv", sep="\t").astype({"partition": int})
-    with tempfile.TemporaryDirectory() as tmp:
-        v = stacking.validation_options(run_dir(ckpt, results, Path(tmp)).parent, table)
-    keep = np.isin(v["ids"], table.loc[table["source"] == CALIBRATE_ON, "id"])
-    probs, y = v["options"][v["best"]][keep], v["y"][keep]
-    groups = np.asarray(v["groups"], dtype=object)[keep]
-    model_fold = v["model_fold"][keep]
+    probs, y, groups, model_fold = calibration_rows(*(Path(a) for a in argv[:3]))
     print("| calibration | ECE | log-loss | MCC | calls moved |\n|---|---|---|---|---|")
     base = None
     for name, kind, fit_on in (

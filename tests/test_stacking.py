@@ -179,6 +179,15 @@ def stacked_checkpoint(tmp_path_factory):
     return root / "ckpt", data
 
 
+def fold_alone(predictor, test_fold: int) -> None:
+    """Keep only the fold model tested on ``test_fold`` (its row in heldout.csv is then what the
+    predictor must give)."""
+    k = [f.test_fold for f in predictor.manifest.folds].index(test_fold)
+    for name in ("models", "boosters", "stackers", "temperatures", "seed_networks"):
+        setattr(predictor, name, [getattr(predictor, name)[k]])
+    predictor.manifest.folds = [predictor.manifest.folds[k]]
+
+
 def test_training_writes_the_stacker_and_its_heldout_predictions(stacked_checkpoint):
     import json
 
@@ -210,10 +219,7 @@ def test_the_predictor_stacks_when_the_group_is_known(stacked_checkpoint):
     row = table[(table["partition"] == 2) & (table["group"] == "negative")].iloc[0]
     records = parse_text(f">{row['id']}\n{row['sequence']}")
     # fold 2's model alone gives fold 2's held-out row (float32 here, float16 in training)
-    k = [f.test_fold for f in predictor.manifest.folds].index(2)
-    for name in ("models", "boosters", "stackers", "temperatures", "seed_networks"):
-        setattr(predictor, name, [getattr(predictor, name)[k]])
-    predictor.manifest.folds = [predictor.manifest.folds[k]]
+    fold_alone(predictor, 2)
     stacked = predictor.predict(records, group="negative")[0].probabilities
     expected = pd.read_csv(ckpt / "heldout.csv").set_index("id").loc[row["id"], PROBS]
     np.testing.assert_allclose(stacked, expected.to_numpy(float), atol=2e-2)
@@ -352,10 +358,7 @@ def test_sets_joined_load_and_reproduce_their_heldout_rows(stacked_checkpoint, t
     table = pd.read_csv(data / "dataset.tsv", sep="\t")
     row = table[table["partition"] == 1].iloc[0]
     group = row["group"] if isinstance(row["group"], str) else "unknown"
-    k = [f.test_fold for f in predictor.manifest.folds].index(1)
-    for name in ("models", "boosters", "stackers", "temperatures", "seed_networks"):
-        setattr(predictor, name, [getattr(predictor, name)[k]])
-    predictor.manifest.folds = [predictor.manifest.folds[k]]
+    fold_alone(predictor, 1)
     predictor.use_homology = False
     got = predictor.predict(parse_text(f">{row['id']}\n{row['sequence']}"), group=group)[0]
     expected = pd.read_csv(out / "heldout.csv").set_index("id").loc[row["id"], PROBS]
@@ -542,10 +545,7 @@ def test_a_top_label_map_rides_with_each_stacker_and_moves_no_call(stacked_check
     table = pd.read_csv(data / "dataset.tsv", sep="\t")
     row = table[table["partition"] == 3].iloc[0]
     group = row["group"] if isinstance(row["group"], str) else "unknown"
-    k = [f.test_fold for f in predictor.manifest.folds].index(3)
-    for name in ("models", "boosters", "stackers", "temperatures", "seed_networks"):
-        setattr(predictor, name, [getattr(predictor, name)[k]])
-    predictor.manifest.folds = [predictor.manifest.folds[k]]
+    fold_alone(predictor, 3)
     got = predictor.predict(parse_text(f">{row['id']}\n{row['sequence']}"), group=group)[0]
     expected = after.set_index("id").loc[row["id"], PROBS]
     np.testing.assert_allclose(got.probabilities, expected.to_numpy(float), atol=2e-2)
