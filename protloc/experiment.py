@@ -158,8 +158,7 @@ def train_experiment(
         if assembled and config.get("homology") is not None:
             _add_homology(config["homology"] or {}, table, out, log)
         if assembled and config.get("stacking") is not None:
-            top_label = bool((config["stacking"] or {}).get("top_label", False))
-            _add_stacking(table, out, log, calibration, top_label)
+            _add_stacking(table, out, log, calibration, config["stacking"] or {})
     elif config.get("homology") is not None or config.get("stacking") is not None:
         raise UserError("homology mixing and stacking are fitted on the boosting member: "
                         "add a boosting section")
@@ -235,16 +234,22 @@ def _add_boosting(settings, data, ids, partitions, out, folds, trainable, train_
 
 
 def _add_stacking(table: pd.DataFrame, out: Path, log, calibration=None,
-                  top_label: bool = False) -> None:
+                  options: dict[str, Any] | None = None) -> None:
     """A stacker over the members (protloc.stacking), chosen on validation rows; calibrated on
-    the same proteins as the boosting mix (``top_label``: and a top-label map after the
-    temperature, config ``stacking: {top_label: true}``)."""
+    the same proteins as the boosting mix. ``options``, the config's ``stacking`` section:
+    ``top_label: true`` adds a top-label map after the temperature; ``calibration_weights:
+    [1, 2, 3, 4]`` lets the calibration rows count more in the stacker's fit, the weight chosen
+    on those rows."""
     from .checkpoint import read_manifest, write_manifest
     from .stacking import fit_stage
 
+    options = options or {}
     manifest = read_manifest(out)
     manifest.stacking = fit_stage(out, table.astype({"partition": int}),
-                                  *(calibration or (None, "")), log=log, top_label=top_label)
+                                  *(calibration or (None, "")), log=log,
+                                  top_label=bool(options.get("top_label", False)),
+                                  calibration_weights=tuple(options.get("calibration_weights",
+                                                                        (1.0,))))
     write_manifest(out, manifest)
 
 

@@ -112,11 +112,24 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--top-label", action="store_true",
                         help="a top-label map after the stacker's temperature "
                              "(protloc.top_label), fitted per test fold")
+    parser.add_argument("--calibration-weights", default="1",
+                        help="comma-separated weights of the DeepLocPro validation rows in the "
+                             "stacker's fit, one chosen on those rows (e.g. 1,2,3,4)")
     return parser.parse_args(argv)
 
 
+def weights(args: argparse.Namespace) -> tuple[float, ...]:
+    return tuple(float(w) for w in args.calibration_weights.split(","))
+
+
 def check_paths(args: argparse.Namespace) -> str:
-    """What is wrong with the command's folders, or an empty string."""
+    """What is wrong with the command's folders or weights, or an empty string."""
+    try:
+        if min(weights(args)) <= 0:
+            raise ValueError
+    except ValueError:
+        return (f"--calibration-weights {args.calibration_weights!r}: give positive numbers "
+                "separated by commas, e.g. 1,2,3,4")
     if not (args.dataset / "dataset.tsv").is_file():
         return f"{args.dataset} has no dataset.tsv (a folder from protloc data build)"
     for folder in (args.base, *args.others):
@@ -181,7 +194,8 @@ def main(argv: list[str]) -> int:
     # as protloc train does: all validation rows when the set has no DeepLocPro proteins
     manifest["stacking"] = stacking.fit_stage(out, table, calibration or None,
                                               f"validation proteins from {CALIBRATE_ON}",
-                                              top_label=args.top_label)
+                                              top_label=args.top_label,
+                                              calibration_weights=weights(args))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     runs = out / "runs"
     pd.concat(pd.read_csv(runs / f"fold_{k}" / "val.csv").assign(model_fold=k)

@@ -74,7 +74,8 @@ def main(argv: list[str]) -> int:
         setting = stacking.fit_stage(out, table, calibration,
                                      f"validation proteins from {CALIBRATE_ON}",
                                      log=lambda m: None,
-                                     top_label=bool(shipped.get("top_label")))
+                                     top_label=bool(shipped.get("top_label")),
+                                     calibration_weights=grid(shipped))
         (out / "heldout.csv").replace(results / "heldout_stacked.csv")
         print("| stacker (validation rows cross-fitted by fold model) | validation MCC |")
         print("|---|---|")
@@ -84,9 +85,19 @@ def main(argv: list[str]) -> int:
         print(f"\nChosen: group interactions {setting['by_group']}, vote {setting['vote']}, "
               f"C {setting['c']}; temperature {setting['temperature']} on the "
               f"{len(calibration)} proteins from {CALIBRATE_ON} (their validation rows).")
+        if "calibration_weight" in setting:
+            print(f"\nThose rows counted {setting['calibration_weight']:g} times in the stacker's "
+                  "fit, chosen by their MCC (cross-fitted, temperature and group rule after): "
+                  + ", ".join(f"weight {w}: {m:.4f}"
+                              for w, m in setting["calibration_weight_mcc"].items()) + ".")
         same = _same_stackers(out, ckpt, setting)
     print(f"Refitted stackers {'equal' if same else 'DIFFER FROM'} the ones in {ckpt}.")
     return 0 if same else 1
+
+
+def grid(shipped: dict) -> tuple[float, ...]:
+    """The calibration weights the shipped stacker chose among (1 alone when it had none)."""
+    return tuple(float(w) for w in shipped.get("calibration_weight_mcc") or ("1",))
 
 
 def _same_stackers(refit: Path, ckpt: Path, setting: dict) -> bool:

@@ -5,7 +5,8 @@
 # configs/unirep_v5.yaml: the same model, v5 also trained on the DeepSecE effectors), each as 5
 # fold models in two single-threaded processes (small LSTMs run faster on one thread each than
 # on two threads together), joins them (scripts/combine_sets.py: both sets' networks and trees
-# averaged per fold, one stacker over them, a top-label calibration map after its temperature:
+# averaged per fold, one stacker over them with the DeepLocPro validation rows counted 3 times
+# (docs/results/calibration_weight.md), a top-label calibration map after its temperature:
 # docs/results/top_label.md), runs PSORTb on the benchmark proteins when it is
 # installed (apt-get install psortb, databases formatted: see README), then evaluates.
 # Resumable: rerun the same command after an interruption. About 5 hours on 2 cores from an
@@ -49,7 +50,7 @@ train_set configs/unirep_v5.yaml "$RUNS/unirep-v5"
 if [ ! -f "$OUT/manifest.json" ] || [ "$OUT/manifest.json" -ot "$RUNS/unirep-v5/manifest.json" ]; then
     rm -rf "$OUT.tmp"
     .venv/bin/python scripts/combine_sets.py "$BUILD" "$RUNS/unirep-v4" "$RUNS/unirep-v5" \
-        "$OUT.tmp" protloc-unirep-v11 --top-label
+        "$OUT.tmp" protloc-unirep-v12 --top-label --calibration-weights 1,2,3,4
     rm -rf "$OUT.tmp/runs" && mkdir -p "$OUT" && cp "$OUT.tmp"/*.safetensors "$OUT.tmp"/*.csv \
         "$OUT.tmp"/manifest.json "$OUT.tmp"/reference.fasta.gz "$OUT/"
 fi

@@ -56,14 +56,18 @@ def test_features_carry_the_group_and_unknown_is_all_zeros():
 def test_the_stacker_of_a_test_fold_never_sees_its_proteins(monkeypatch):
     rng, y, groups, partition, _ = _synthetic()
     x = stacking.features(_probs(rng, y), _probs(rng, y), groups)
-    seen = []
+    seen, weights = [], []
     real_fit = stacking._fit
-    monkeypatch.setattr(stacking, "_fit", lambda xs, ys, c: seen.append(xs) or real_fit(xs, ys, c))
+    monkeypatch.setattr(stacking, "_fit", lambda xs, ys, c, w=None: seen.append(xs)
+                        or weights.append(w) or real_fit(xs, ys, c, w))
+    row_weight = np.where(np.arange(len(y)) % 2 == 0, 3.0, 1.0)
     for k in range(5):
-        stacking.test_fold_stacker(x, y, partition, k, 0.1)
-        fitted = {tuple(row) for row in seen[-1]}
-        assert not fitted & {tuple(row) for row in x[partition == k]}
-        assert len(seen[-1]) == (partition != k).sum()
+        for w in (None, row_weight):
+            stacking.test_fold_stacker(x, y, partition, k, 0.1, w)
+            fitted = {tuple(row) for row in seen[-1]}
+            assert not fitted & {tuple(row) for row in x[partition == k]}
+            assert len(seen[-1]) == (partition != k).sum()
+        np.testing.assert_array_equal(weights[-1], row_weight[partition != k])
 
 
 def test_validation_scores_are_cross_fitted(monkeypatch):
@@ -582,3 +586,109 @@ def test_training_config_asks_for_the_top_label_map(tmp_path):
     assert setting["top_label"] == "platt"
     assert all("top_label" in stacking.load(tmp_path / "ckpt" / name)
                for name in setting["folds"].values())
+
+
+def _calibration_case(n=900, seed=3):
+    """Validation rows whose calibration subset maps the members' columns to classes in another
+    order than the rest: only a stacker that counts those rows more learns their mapping."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % len(CLASSES)
+    pick = rng.random(n) < 0.25
+    fusion = _probs(rng, np.where(pick, (y + 1) % len(CLASSES), y), noise=0.8)
+    boosting = _probs(rng, y, noise=3.0)
+    groups = np.array(["negative", "positive", "archaea"])[rng.integers(0, 3, n)]
+    model_fold = np.arange(n) % 5
+    x = stacking.features(fusion, boosting, groups, by_group=False)
+    base = stacking.cross_fitted(x, y, model_fold, 0.1)
+    v = {"y": y, "groups": groups, "model_fold": model_fold, "hits": None,
+         "options": {"best": base}, "best": "best"}
+    return x, v, pick
+
+
+def test_the_calibration_weight_is_chosen_on_the_calibration_rows():
+    """The weight whose cross-fitted calibration rows have the best MCC is kept (here: not 1,
+    since those rows follow their own mapping); its probabilities are what the temperature and
+    the top-label map are then fitted on; one weight, or no distinct rows, skips the choice."""
+    from sklearn.metrics import matthews_corrcoef
+
+    x, v, pick = _calibration_case()
+    setting = {"c": 0.1, "vote": "none"}
+    weight, probs, scores = stacking._calibration_weight(x, v, setting, pick, (1, 4, 16))
+    assert set(scores) == {1.0, 4.0, 16.0} and weight != 1.0
+    assert scores[weight] == max(scores.values()) > scores[1.0] + 0.05
+    y = v["y"]
+    assert matthews_corrcoef(y[pick], probs[pick].argmax(1)) > matthews_corrcoef(
+        y[pick], v["options"]["best"][pick].argmax(1))
+    for grid, rows in (((1.0,), pick), ((1, 4), np.ones_like(pick)), ((1, 4), ~np.ones_like(pick))):
+        same = stacking._calibration_weight(x, v, setting, rows, grid)
+        assert same[0] == 1.0 and same[1] is v["options"]["best"] and same[2] == {}
+
+
+def test_joined_sets_record_the_calibration_weight_they_chose(stacked_checkpoint, tmp_path):
+    """combine_sets --calibration-weights: the manifest names the weight and every weight's MCC
+    on the calibration rows, and the set still predicts its held-out rows."""
+    import json
+
+    from scripts import combine_sets
+
+    import shutil
+
+    ckpt, original = stacked_checkpoint
+    data = tmp_path / "data"  # a third of the proteins from DeepLocPro: the calibration rows
+    shutil.copytree(original, data)
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    table.loc[table.index % 3 == 0, ["source", "in_benchmark"]] = ["deeplocpro_benchmark", True]
+    table.to_csv(data / "dataset.tsv", sep="\t", index=False)
+    out = tmp_path / "weighted"
+    assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(out), "weighted",
+                              "--calibration-weights", "1,2,4"]) == 0
+    setting = json.loads((out / "manifest.json").read_text())["stacking"]
+    assert sorted(setting["calibration_weight_mcc"]) == ["1", "2", "4"]
+    best = max(setting["calibration_weight_mcc"].values())
+    assert setting["calibration_weight_mcc"][f"{setting['calibration_weight']:g}"] == best
+    heldout = pd.read_csv(out / "heldout.csv")
+    np.testing.assert_allclose(heldout[PROBS].sum(axis=1), 1.0, atol=1e-4)
+    bad = tmp_path / "bad"
+    assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(bad), "bad",
+                              "--calibration-weights", "1,x"]) == 2
+
+
+
+def test_the_nested_weight_check_picks_per_fold_and_reads_both_heldout_files(
+        stacked_checkpoint, tmp_path, capsys, monkeypatch):
+    """scripts/calibration_weight_nested.py: one pick per test fold from rows outside it, then
+    the benchmark figures of each weight and of the nested choice."""
+    import json
+    import shutil
+
+    from scripts import calibration_weight_nested, combine_sets
+
+    ckpt, original = stacked_checkpoint
+    data = tmp_path / "data"
+    shutil.copytree(original, data)
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    table.loc[table.index % 2 == 0, ["source", "in_benchmark"]] = ["deeplocpro_benchmark", True]
+    table.to_csv(data / "dataset.tsv", sep="\t", index=False)
+    one, weighted = tmp_path / "one", tmp_path / "weighted"
+    assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(one), "one"]) == 0
+    assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(weighted), "weighted",
+                              "--calibration-weights", "1,2,3,4"]) == 0
+    chosen = json.loads((weighted / "manifest.json").read_text())["stacking"]
+    capsys.readouterr()
+    code = calibration_weight_nested.main([str(data), str(weighted), str(tmp_path),
+                                           str(one / "heldout.csv")])
+    out = capsys.readouterr().out
+    folds = [line for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(folds) == 5
+    picks = {float(line.rstrip(" |").rsplit("| ", 1)[1]) for line in folds}
+    if picks <= {1.0, float(chosen["calibration_weight"])}:
+        assert code == 0 and "weight chosen per test fold (nested)" in out
+    else:
+        assert code == 1 and "without held-out predictions" in out
+    # with weight 1 the only option, every fold picks it: the nested figures are weight 1's
+    monkeypatch.setattr(calibration_weight_nested, "WEIGHTS", (1.0,))
+    assert calibration_weight_nested.main([str(data), str(weighted), str(tmp_path),
+                                           str(one / "heldout.csv")]) == 0
+    rows = {line.split(" | ")[0]: line.split(" | ")[1:] for line in
+            capsys.readouterr().out.splitlines() if line.startswith("| weight")}
+    assert rows["| weight chosen per test fold (nested)"] == rows["| weight 1 everywhere"]
