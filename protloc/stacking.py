@@ -15,7 +15,9 @@ model, ``model_fold``, and the test protein of another, ``partition``):
   in partition k, so no test protein's label ever reaches it.
 
 Every set trained with ``stacking: {}`` in its config has one, fitted by :func:`fit_stage`; the
-default (unirep-v6, two sets joined by ``scripts/combine_sets.py``) too.
+default (unirep-v12, two sets joined by ``scripts/combine_sets.py``) too, with its calibration
+rows (DeepLocPro's proteins) counted 3 times in the fit (``calibration_weights``, the weight
+chosen on those rows; ``docs/results/calibration_weight.md``).
 ``docs/results/stacking.md``, ``docs/results/joined.md`` and ``scripts/stacking_experiment.py``
 measure and refit them.
 An unknown group is all zeros in the one-hot and interaction columns: 9,686 of the dataset's
