@@ -692,3 +692,69 @@ def test_the_nested_weight_check_picks_per_fold_and_reads_both_heldout_files(
     rows = {line.split(" | ")[0]: line.split(" | ")[1:] for line in
             capsys.readouterr().out.splitlines() if line.startswith("| weight")}
     assert rows["| weight chosen per test fold (nested)"] == rows["| weight 1 everywhere"]
+
+
+def test_training_config_asks_for_calibration_weights(tmp_path):
+    """config ``stacking: {calibration_weights: [...]}`` reaches the stage: the manifest names
+    the weight kept and each weight's MCC on the calibration rows (boosting's calibrate_on)."""
+    import io
+    import json
+
+    import synthetic
+    from protloc.cli import main
+    from test_mixing import CONFIG
+
+    # two thirds from DeepLocPro: enough calibration proteins in every validation fold (20)
+    data = synthetic.write_dataset(tmp_path / "data", per_class=35, seed=2)
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    table.loc[table.index % 3 != 0, "source"] = "deeplocpro_benchmark"
+    table.to_csv(data / "dataset.tsv", sep="\t", index=False)
+    config = CONFIG.replace("boosting: {max_iter: 8}",
+                            "boosting: {max_iter: 8, calibrate_on: [deeplocpro_benchmark]}")
+    (tmp_path / "c.yaml").write_text(config + "stacking: {calibration_weights: [1, 2]}\n")
+    err = io.StringIO()
+    code = main(["train", "--data", str(data), "--config", str(tmp_path / "c.yaml"),
+                 "--out", str(tmp_path / "ckpt"), "--cache", str(tmp_path / "cache")],
+                stdout=io.StringIO(), stderr=err)
+    assert code == 0, err.getvalue()
+    setting = json.loads((tmp_path / "ckpt" / "manifest.json").read_text())["stacking"]
+    assert sorted(setting["calibration_weight_mcc"]) == ["1", "2"]
+    assert setting["calibration_weight"] in (1.0, 2.0)
+
+
+def test_the_nested_stacking_check_never_chooses_with_the_test_fold(stacked_checkpoint, tmp_path,
+                                                                   capsys):
+    """scripts/nested_stacking.py: test fold k's choices never read a validation row of a
+    protein in partition k (those rows are made NaN: any fit that read them would fail), and
+    every protein gets one held-out row."""
+    import shutil
+
+    from scripts import combine_sets, nested_stacking
+
+    ckpt, original = stacked_checkpoint
+    data = tmp_path / "data"
+    shutil.copytree(original, data)
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    table.loc[table.index % 2 == 0, ["source", "in_benchmark"]] = ["deeplocpro_benchmark", True]
+    table.to_csv(data / "dataset.tsv", sep="\t", index=False)
+    joined = tmp_path / "joined"
+    assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(joined), "joined",
+                              "--calibration-weights", "1,2"]) == 0
+    v = stacking.validation_options(joined, table.astype({"partition": int}))
+    pick = v["partition"] % 2 == 0
+    for k in range(5):
+        poisoned = {**v, "fusion": v["fusion"].copy()}
+        poisoned["fusion"][v["partition"] == k] = np.nan
+        fold = nested_stacking.choices_for(poisoned, k, pick, (1.0, 2.0))
+        assert np.isfinite(fold["stacker"]["coef"]).all() and fold["setting"]["weight"] in (1, 2)
+    with pytest.raises(ValueError):  # the poison is seen when the rows are read
+        stacking.cross_fitted(stacking.features(poisoned["fusion"], v["boosting"], v["groups"]),
+                              v["y"], v["model_fold"], 0.1)
+    out = tmp_path / "nested.csv"
+    assert nested_stacking.main([str(data), str(joined), str(tmp_path), str(out)]) == 0
+    held = pd.read_csv(out)
+    assert sorted(held["id"]) == sorted(table["id"])
+    np.testing.assert_allclose(held[PROBS].sum(axis=1), 1.0, atol=1e-4)
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == 5
