@@ -51,7 +51,23 @@ def load_config(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         for key in ("name", "embedders", "model", "train"):
             if key not in config:
                 raise UserError(f"{path}: missing section {key!r}")
+        _check_stacking(path, config.get("stacking"))
     return config
+
+
+def _check_stacking(path: Path, section: Any) -> None:
+    """A bad ``stacking`` section is named when the config is read, not after training."""
+    from .stacking import check_weights
+
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise UserError(f"{path}: stacking must be a mapping (e.g. {{}} or {{top_label: true}})")
+    if "calibration_weights" in section:
+        try:
+            check_weights(section["calibration_weights"])
+        except UserError as err:
+            raise UserError(f"{path}: stacking: {err}") from None
 
 
 def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -248,8 +264,7 @@ def _add_stacking(table: pd.DataFrame, out: Path, log, calibration=None,
     manifest.stacking = fit_stage(out, table.astype({"partition": int}),
                                   *(calibration or (None, "")), log=log,
                                   top_label=bool(options.get("top_label", False)),
-                                  calibration_weights=tuple(options.get("calibration_weights",
-                                                                        (1.0,))))
+                                  calibration_weights=options.get("calibration_weights", (1.0,)))
     write_manifest(out, manifest)
 
 

@@ -96,6 +96,21 @@ def choose(options: dict[Any, np.ndarray], y: np.ndarray) -> tuple[Any, dict[Any
     return max(scores, key=lambda key: round(scores[key], 4)), scores
 
 
+def check_weights(weights) -> tuple[float, ...]:
+    """Calibration weights as sorted distinct floats; a clear error unless they are a list of
+    finite positive numbers (a config's ``calibration_weights``, combine_sets' option)."""
+    from .errors import UserError
+
+    try:
+        values = None if isinstance(weights, (str, bytes)) else tuple(float(w) for w in weights)
+    except (TypeError, ValueError):
+        values = None
+    if not values or not all(np.isfinite(v) and v > 0 for v in values):
+        raise UserError("calibration weights must be a list of positive numbers, e.g. "
+                        f"[1, 2, 3, 4], not {weights!r}")
+    return tuple(sorted(set(values)))
+
+
 def _fit(x: np.ndarray, y: np.ndarray, c: float, sample_weight: np.ndarray | None = None):
     return new_model(c).fit(x, y, logisticregression__sample_weight=sample_weight)
 
@@ -245,7 +260,8 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
 
     ``calibration_weights``: how many times the calibration rows may count in the stacker's fit;
     the weight whose cross-fitted calibration rows have the best MCC (after the temperature and
-    the group rule) is kept, the smallest on a tie (:func:`_calibration_weight`)."""
+    the group rule) is kept, the smallest on a tie; a single weight is used as given
+    (:func:`_calibration_weight`)."""
     import pandas as pd
 
     from .homology_mix import read_hits, top_hits
@@ -253,6 +269,7 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
 
     runs = out_dir / "runs"
     folds = range(5)
+    calibration_weights = check_weights(calibration_weights)
     v = validation_options(out_dir, table)
     y, groups, hits, best, scores = v["y"], v["groups"], v["hits"], v["best"], v["scores"]
     with_hits = hits is not None
@@ -308,11 +325,12 @@ def _calibration_weight(x_val: np.ndarray, v: dict[str, Any], setting: dict[str,
     weight). The calibration rows (DeepLocPro's experimentally annotated proteins) are the
     validation rows most like the benchmark; the other rows are 57% cytoplasmic. Each weight's
     rows are scored as the test folds will be: temperature fitted on the calibration rows, then
-    the group rule. A single weight, or no distinct calibration rows, skips the choice."""
+    the group rule. Weight 1 alone, or no distinct calibration rows, leaves the stacker as it
+    is; another single weight is used (and scored) without a choice."""
     from sklearn.metrics import matthews_corrcoef
 
     base = v["options"][v["best"]]
-    if len(weights) < 2 or pick.all() or not pick.any():
+    if tuple(float(w) for w in weights) == (1.0,) or pick.all() or not pick.any():
         return 1.0, base, {}
     y, groups, scores, probs = v["y"][pick], v["groups"][pick], {}, {}
     for w in sorted(float(w) for w in weights):

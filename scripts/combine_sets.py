@@ -34,6 +34,7 @@ import pandas as pd
 
 from protloc import stacking
 from protloc.classes import CLASSES
+from protloc.errors import UserError
 from protloc.mixing import PROBS
 
 try:  # imported as part of the scripts package (tests) or run as a file
@@ -119,15 +120,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def weights(args: argparse.Namespace) -> tuple[float, ...]:
-    return tuple(float(w) for w in args.calibration_weights.split(","))
+    return stacking.check_weights(args.calibration_weights.split(","))
 
 
 def check_paths(args: argparse.Namespace) -> str:
     """What is wrong with the command's folders or weights, or an empty string."""
     try:
-        if min(weights(args)) <= 0:
-            raise ValueError
-    except ValueError:
+        weights(args)
+    except UserError:
         return (f"--calibration-weights {args.calibration_weights!r}: give positive numbers "
                 "separated by commas, e.g. 1,2,3,4")
     if not (args.dataset / "dataset.tsv").is_file():
@@ -196,6 +196,10 @@ def main(argv: list[str]) -> int:
                                               f"validation proteins from {CALIBRATE_ON}",
                                               top_label=args.top_label,
                                               calibration_weights=weights(args))
+    if manifest["stacking"].get("calibration_weight", 1.0) != 1.0:
+        manifest["description"] += (f" The DeepLocPro validation rows count "
+                                    f"{manifest['stacking']['calibration_weight']:g} times in the "
+                                    "stacker's fit.")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     runs = out / "runs"
     pd.concat(pd.read_csv(runs / f"fold_{k}" / "val.csv").assign(model_fold=k)

@@ -58,8 +58,9 @@ def options_on(v: dict, rows: np.ndarray) -> dict[tuple, np.ndarray]:
     return out
 
 
-def choices_for(v: dict, k: int, pick: np.ndarray, weights) -> dict:
-    """Every set-level setting for test fold k, from validation rows outside partition k."""
+def choices_for(v: dict, k: int, pick: np.ndarray, weights, top_label: bool = True) -> dict:
+    """Every set-level setting for test fold k, from validation rows outside partition k (and a
+    top-label map when the set has them)."""
     rows = v["partition"] != k
     sub = {**v, "y": v["y"][rows], "groups": v["groups"][rows],
            "model_fold": v["model_fold"][rows], "fusion": v["fusion"][rows],
@@ -73,11 +74,12 @@ def choices_for(v: dict, k: int, pick: np.ndarray, weights) -> dict:
                                sub["hits"])
     weight, chosen, _ = stacking._calibration_weight(x, sub, setting, pick[rows], weights)
     setting["weight"] = weight
-    setting["temperature"] = stacking.fit_temperature(chosen[pick[rows]], sub["y"][pick[rows]],
-                                                      sub["groups"][pick[rows]])
+    setting["temperature"] = round(stacking.fit_temperature(
+        chosen[pick[rows]], sub["y"][pick[rows]], sub["groups"][pick[rows]]), 4)
     stacker = stacking.to_arrays(stacking._fit(
         x, sub["y"], setting["c"], np.where(pick[rows], weight, 1.0) if weight != 1 else None))
-    stacker["top_label"] = stacking._top_label_map(chosen, sub, setting, pick[rows])
+    if top_label:
+        stacker["top_label"] = stacking._top_label_map(chosen, sub, setting, pick[rows])
     return {"setting": setting, "stacker": stacker}
 
 
@@ -95,7 +97,7 @@ def main(argv: list[str]) -> int:
         print("| test fold | group interactions | vote | C | weight | temperature |")
         print("|---|---|---|---|---|---|")
         for k in range(5):
-            fold = choices_for(v, k, pick, weights)
+            fold = choices_for(v, k, pick, weights, bool(shipped.get("top_label")))
             s = fold["setting"]
             print(f"| {k} | {s['by_group']} | {s['vote']} | {s['c']} | {s['weight']:g} "
                   f"| {s['temperature']:.4f} |")
@@ -106,7 +108,7 @@ def main(argv: list[str]) -> int:
             x = stacking.member_inputs(s, fusion[PROBS].to_numpy(), boost[PROBS].to_numpy(),
                                        by_id.loc[fusion["id"], "group"].to_numpy(), hits)
             probs = stacking.finish(stacking.apply(fold["stacker"], x), hits, s,
-                                    fold["stacker"]["top_label"])
+                                    fold["stacker"].get("top_label"))
             frame = fusion[["id", "partition", "label"]].copy()
             frame["prediction"] = [CLASSES[i] for i in probs.argmax(axis=1)]
             frame[PROBS] = probs

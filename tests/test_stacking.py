@@ -682,7 +682,7 @@ def test_the_nested_weight_check_picks_per_fold_and_reads_both_heldout_files(
     assert len(folds) == 5
     picks = {float(line.rstrip(" |").rsplit("| ", 1)[1]) for line in folds}
     if picks <= {1.0, float(chosen["calibration_weight"])}:
-        assert code == 0 and "weight chosen per test fold (nested)" in out
+        assert code == 0 and "weight chosen per test fold (partially nested)" in out
     else:
         assert code == 1 and "without held-out predictions" in out
     # with weight 1 the only option, every fold picks it: the nested figures are weight 1's
@@ -691,7 +691,7 @@ def test_the_nested_weight_check_picks_per_fold_and_reads_both_heldout_files(
                                            str(one / "heldout.csv")]) == 0
     rows = {line.split(" | ")[0]: line.split(" | ")[1:] for line in
             capsys.readouterr().out.splitlines() if line.startswith("| weight")}
-    assert rows["| weight chosen per test fold (nested)"] == rows["| weight 1 everywhere"]
+    assert rows["| weight chosen per test fold (partially nested)"] == rows["| weight 1 everywhere"]
 
 
 def test_training_config_asks_for_calibration_weights(tmp_path):
@@ -758,3 +758,62 @@ def test_the_nested_stacking_check_never_chooses_with_the_test_fold(stacked_chec
     rows = [line for line in capsys.readouterr().out.splitlines()
             if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == 5
+
+
+def test_a_single_weight_is_used_and_reaches_every_test_fold_stacker(stacked_checkpoint,
+                                                                    tmp_path, monkeypatch):
+    """--calibration-weights 3: no choice, the calibration rows count 3 times in each test
+    fold's stacker (and only those rows); bad weights are refused before anything is fitted."""
+    import json
+    import shutil
+
+    from protloc.errors import UserError
+    from scripts import combine_sets
+
+    ckpt, original = stacked_checkpoint
+    data = tmp_path / "data"
+    shutil.copytree(original, data)
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    calibration = table.index % 3 == 0
+    table.loc[calibration, "source"] = "deeplocpro_benchmark"
+    table.to_csv(data / "dataset.tsv", sep="\t", index=False)
+    seen = []
+    real = stacking.test_fold_stacker
+    monkeypatch.setattr(stacking, "test_fold_stacker",
+                        lambda x, y, part, k, c, w=None: seen.append(w) or real(x, y, part, k, c, w))
+    out = tmp_path / "three"
+    assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(out), "three",
+                              "--calibration-weights", "3"]) == 0
+    setting = json.loads((out / "manifest.json").read_text())["stacking"]
+    assert setting["calibration_weight"] == 3.0 and list(setting["calibration_weight_mcc"]) == ["3"]
+    assert "count 3 times in the stacker's fit" in json.loads(
+        (out / "manifest.json").read_text())["description"]
+    assert len(seen) == 5 and all(w is not None and set(np.unique(w)) == {1.0, 3.0} for w in seen)
+    val = pd.read_csv(out / "validation.csv")
+    expected = np.where(val["id"].isin(table.loc[calibration, "id"]), 3.0, 1.0)
+    np.testing.assert_array_equal(seen[0], expected)
+
+    for bad in ("0", "1,-2", "nan", "inf", "x", ""):
+        assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(tmp_path / "bad"), "bad",
+                                  "--calibration-weights", bad]) == 2
+    assert not (tmp_path / "bad").exists()
+    assert stacking.check_weights([2, "1", 2.0]) == (1.0, 2.0)
+    for bad in (3, "1,2", [], [1, 0], [float("nan")]):
+        with pytest.raises(UserError, match="positive numbers"):
+            stacking.check_weights(bad)
+
+
+def test_a_bad_calibration_weight_in_a_config_is_named_when_it_is_read(tmp_path):
+    from protloc.errors import UserError
+    from protloc.experiment import load_config
+    from test_mixing import CONFIG
+
+    for section, words in (("stacking: {calibration_weights: 3}", "positive numbers"),
+                           ("stacking: {calibration_weights: [1, -1]}", "positive numbers"),
+                           ("stacking: [1, 2]", "must be a mapping")):
+        path = tmp_path / "c.yaml"
+        path.write_text(CONFIG + section + "\n")
+        with pytest.raises(UserError, match=words):
+            load_config(path)
+    path.write_text(CONFIG + "stacking: {calibration_weights: [1, 2, 3, 4], top_label: true}\n")
+    assert load_config(path)["stacking"]["calibration_weights"] == [1, 2, 3, 4]
