@@ -47,12 +47,13 @@ def pooled_matrix(proteins: Sequence[Sequence[np.ndarray]], groups: Sequence[int
 
 
 def fit(x_train, y_train, x_val, y_val, n_classes: int, seed: int = 0, select: str = "log_loss",
-        **params: Any):
+        row_weight: np.ndarray | None = None, **params: Any):
     """Boosting with class-balanced sample weights; the number of trees is chosen on the
     validation fold, so the test fold plays no part: the fewest trees with the least
     validation log-loss (``select="log_loss"``) or the best validation MCC (``"mcc"``: the
     log-loss optimum comes long before the classification one; the mix temperature, fitted
-    afterwards on validation folds, corrects the confidence)."""
+    afterwards on validation folds, corrects the confidence). ``row_weight``: a further weight
+    per training row, multiplied into the class-balanced one."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import matthews_corrcoef
     from sklearn.utils.class_weight import compute_sample_weight
@@ -63,7 +64,8 @@ def fit(x_train, y_train, x_val, y_val, n_classes: int, seed: int = 0, select: s
                     l2_regularization=1.0, max_features=0.3, random_state=seed)
     settings.update(params)
     model = HistGradientBoostingClassifier(early_stopping=False, **settings)
-    model.fit(x_train, y_train, sample_weight=compute_sample_weight("balanced", y_train))
+    weight = compute_sample_weight("balanced", y_train)
+    model.fit(x_train, y_train, sample_weight=weight if row_weight is None else weight * row_weight)
     best, best_score = 0, -np.inf
     for i, proba in enumerate(model.staged_predict_proba(x_val)):
         if select == "mcc":

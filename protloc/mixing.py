@@ -55,7 +55,7 @@ def train_boosting(
     data, ids: Sequence[str], partitions: np.ndarray, out_dir: Path, folds: Sequence[int],
     trainable: np.ndarray | None, settings: dict[str, Any], group_dropout: float, seed: int,
     log: Callable[[str], None] = print, seeds: int = 1, streams: Sequence[int] | None = None,
-    states: np.ndarray | None = None, components: int = 0,
+    states: np.ndarray | None = None, components: int = 0, row_weight: np.ndarray | None = None,
 ) -> None:
     """Boosting trees per test fold into ``boost_fold_k.safetensors``, with validation and
     test predictions beside the fusion model's in ``runs/fold_k/``. With ``seeds`` > 1, more
@@ -63,7 +63,8 @@ def train_boosting(
     in ``runs/fold_k/boost_seed_{s}/`` and the fold's tables their average; ``streams``: the
     indices of the streams the trees read (all when None); ``states``: (n, d) protein-level
     states the trees also read through ``components`` principal components of fold k's
-    training rows (stored in the trees' file)."""
+    training rows (stored in the trees' file); ``row_weight``: (n,) weights of the proteins in
+    the trees' fit (multiplied into the class balance; validation and test rows unweighted)."""
     from .training import _average_tables
 
     if states is not None and not (isinstance(components, int) and
@@ -86,7 +87,7 @@ def train_boosting(
             name = boosting_file(k, s)
             rounds = _fit_fold(x, data.labels, ids, partitions, k, trainable, settings,
                                group_dropout, seed + s, out_dir / name, run_dir,
-                               (states, components))
+                               (states, components), row_weight)
             log(f"boosting fold {k}" + (f" seed {seed + s}" if seeds > 1 else "") +
                 f": {rounds} rounds")
         if seeds > 1:
@@ -104,7 +105,7 @@ def _pick(proteins, streams: Sequence[int] | None):
 
 
 def _fit_fold(x, labels, ids, partitions, k, trainable, settings, group_dropout, seed, path,
-              run_dir, projected=(None, 0)) -> int:
+              run_dir, projected=(None, 0), row_weight=None) -> int:
     """One set of trees for test fold k, early-stopped on fold k+1, and its two tables;
     returns the number of boosting rounds kept."""
     from safetensors.numpy import save_file
@@ -120,7 +121,8 @@ def _fit_fold(x, labels, ids, partitions, k, trainable, settings, group_dropout,
     hide = np.random.default_rng([seed, k]).random(len(train)) < group_dropout
     x_train[hide, unknown:] = 0.0
     x_train[hide, unknown] = 1.0
-    model = fit(x_train, labels[train], x[val], labels[val], len(CLASSES), seed=seed, **settings)
+    model = fit(x_train, labels[train], x[val], labels[val], len(CLASSES), seed=seed,
+                row_weight=None if row_weight is None else row_weight[train], **settings)
     arrays = tree_arrays(model)
     save_file({**arrays, **projection}, str(path))
     for name, index, part in (("boost_val.csv", val, (k + 1) % 5), ("boost_heldout.csv", test, k)):
