@@ -26,12 +26,15 @@ An unknown group is all zeros in the one-hot and interaction columns: 9,686 of t
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from .classes import CLASSES, apply_group_rules, class_index
 from .neighbours import Neighbour
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GROUPS = ("negative", "positive", "archaea")  # "unknown" is all zeros
 FLOOR = 1e-6  # probabilities are clipped here before the log
@@ -198,12 +201,39 @@ def calibrated(probs: np.ndarray, groups, t: float) -> np.ndarray:
     return apply_group_rules(finish(probs, None, {"vote": "none", "temperature": t}), groups)
 
 
+def calibrated_mcc(probs: np.ndarray, y: np.ndarray, groups) -> float:
+    """MCC of these rows as test folds are scored: a temperature fitted on them, then the group
+    rule."""
+    from sklearn.metrics import matthews_corrcoef
+
+    t = fit_temperature(probs, y, groups)
+    return float(matthews_corrcoef(y, calibrated(probs, groups, t).argmax(axis=1)))
+
+
 def fit_temperature(probs: np.ndarray, y: np.ndarray, groups) -> float:
     """The grid temperature with the lowest log-loss of :func:`calibrated` probabilities."""
     from sklearn.metrics import log_loss
 
     return float(min(TEMPERATURES, key=lambda t: log_loss(
         y, calibrated(probs, groups, t), labels=range(len(CLASSES)))))
+
+
+def option_grid(fusion: np.ndarray, boosting: np.ndarray, groups, hits, y: np.ndarray,
+                model_fold: np.ndarray) -> dict[tuple, np.ndarray]:
+    """Every stacker option's cross-fitted probabilities on these validation rows, keyed
+    (group interactions, vote, C); the vote options only when ``hits`` is given."""
+    options: dict[tuple, np.ndarray] = {}
+    for by_group in (False, True):
+        for c in C_GRID:
+            plain = cross_fitted(features(fusion, boosting, groups, None, by_group), y,
+                                 model_fold, c)
+            options[(by_group, "none", c)] = plain
+            if hits is not None:
+                x = features(fusion, boosting, groups, vote_matrix(hits), by_group)
+                options[(by_group, "feature", c)] = cross_fitted(x, y, model_fold, c)
+                for w in VOTE_WEIGHTS:
+                    options[(by_group, w, c)] = finish(plain, hits, {"vote": w, "temperature": 1})
+    return options
 
 
 def validation_options(out_dir, table) -> dict[str, Any]:
@@ -229,16 +259,7 @@ def validation_options(out_dir, table) -> dict[str, Any]:
     hits = top_hits(pd.concat(read_hits(runs / f"fold_{k}" / "hits_val.csv") for k in folds),
                     val["id"]) if with_hits else None
     pf, pb = val[PROBS].to_numpy(), boost[PROBS].to_numpy()
-    options: dict[tuple, np.ndarray] = {}
-    for by_group in (False, True):
-        for c in C_GRID:
-            plain = cross_fitted(features(pf, pb, groups, None, by_group), y, model_fold, c)
-            options[(by_group, "none", c)] = plain
-            if with_hits:
-                x = features(pf, pb, groups, vote_matrix(hits), by_group)
-                options[(by_group, "feature", c)] = cross_fitted(x, y, model_fold, c)
-                for w in VOTE_WEIGHTS:
-                    options[(by_group, w, c)] = finish(plain, hits, {"vote": w, "temperature": 1})
+    options = option_grid(pf, pb, groups, hits, y, model_fold)
     best, scores = choose(options, y)
     return {"ids": val["id"].to_numpy(), "y": y, "groups": groups, "hits": hits, "fusion": pf,
             "boosting": pb, "options": options, "best": best, "scores": scores,
@@ -264,15 +285,11 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
     (:func:`_calibration_weight`)."""
     import pandas as pd
 
-    from .homology_mix import read_hits, top_hits
-    from .mixing import PROBS
-
     runs = out_dir / "runs"
     folds = range(5)
     calibration_weights = check_weights(calibration_weights)
     v = validation_options(out_dir, table)
     y, groups, hits, best, scores = v["y"], v["groups"], v["hits"], v["best"], v["scores"]
-    with_hits = hits is not None
     by_id = table.set_index("id")
     setting: dict[str, Any] = {"by_group": best[0], "vote": best[1], "c": best[2]}
     pick = (np.ones(len(y), bool) if calibration_ids is None
@@ -290,17 +307,7 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
             stacker["top_label"] = _top_label_map(chosen, v, setting,
                                                   pick & (v["partition"] != k))
         save(stacker, out_dir / STACK_FILE.format(k))
-        fusion = pd.read_csv(runs / f"fold_{k}" / "heldout.csv")
-        boost_k = pd.read_csv(runs / f"fold_{k}" / "boost_heldout.csv")
-        test_hits = top_hits(read_hits(runs / f"fold_{k}" / "hits_test.csv"), fusion["id"]) \
-            if with_hits else None
-        x = member_inputs(setting, fusion[PROBS].to_numpy(), boost_k[PROBS].to_numpy(),
-                          by_id.loc[fusion["id"], "group"].to_numpy(), test_hits)
-        probs = finish(apply(stacker, x), test_hits, setting, stacker.get("top_label"))
-        table_k = fusion[["id", "partition", "label"]].copy()
-        table_k["prediction"] = [CLASSES[i] for i in probs.argmax(axis=1)]
-        table_k[PROBS] = probs
-        heldout.append(table_k)
+        heldout.append(predict_test_fold(runs / f"fold_{k}", stacker, setting, by_id))
     if (out_dir / "heldout.csv").exists():
         (out_dir / "heldout.csv").replace(out_dir / "heldout_before_stacking.csv")
     pd.concat(heldout).to_csv(out_dir / "heldout.csv", index=False, float_format="%.5f")
@@ -319,6 +326,40 @@ def fit_stage(out_dir, table, calibration_ids: set[str] | None = None, calibrate
     return setting
 
 
+def predict_test_fold(fold_dir, stacker: dict[str, np.ndarray], setting: dict[str, Any],
+                      by_id) -> pd.DataFrame:
+    """A run folder's test fold (``fold_k/heldout.csv``, its trees' and its homology hits'
+    tables) through one stacker and the set's ``setting``, in ``heldout.csv``'s layout;
+    ``by_id``: the dataset table indexed by id (for the organism groups)."""
+    import pandas as pd
+
+    from .homology_mix import read_hits, top_hits
+    from .mixing import PROBS
+
+    fusion = pd.read_csv(fold_dir / "heldout.csv")
+    boost = pd.read_csv(fold_dir / "boost_heldout.csv")
+    hits_file = fold_dir / "hits_test.csv"
+    hits = top_hits(read_hits(hits_file), fusion["id"]) if hits_file.exists() else None
+    x = member_inputs(setting, fusion[PROBS].to_numpy(), boost[PROBS].to_numpy(),
+                      by_id.loc[fusion["id"], "group"].to_numpy(), hits)
+    probs = finish(apply(stacker, x), hits, setting, stacker.get("top_label"))
+    out = fusion[["id", "partition", "label"]].copy()
+    out["prediction"] = [CLASSES[i] for i in probs.argmax(axis=1)]
+    out[PROBS] = probs
+    return out
+
+
+def weighted(x_val: np.ndarray, v: dict[str, Any], setting: dict[str, Any], pick: np.ndarray,
+             weight: float) -> np.ndarray:
+    """Cross-fitted validation probabilities of the set's stacker form with the ``pick`` rows
+    counted ``weight`` times (the unweighted option itself for weight 1)."""
+    if weight == 1.0:
+        return v["options"][v["best"]]
+    return finish(cross_fitted(x_val, v["y"], v["model_fold"], setting["c"],
+                               np.where(pick, weight, 1.0)),
+                  v["hits"], {"vote": setting["vote"], "temperature": 1.0})
+
+
 def _calibration_weight(x_val: np.ndarray, v: dict[str, Any], setting: dict[str, Any],
                         pick: np.ndarray, weights: Sequence[float]):
     """(weight, its cross-fitted validation probabilities, MCC of the calibration rows per
@@ -327,18 +368,13 @@ def _calibration_weight(x_val: np.ndarray, v: dict[str, Any], setting: dict[str,
     rows are scored as the test folds will be: temperature fitted on the calibration rows, then
     the group rule. Weight 1 alone, or no distinct calibration rows, leaves the stacker as it
     is; another single weight is used (and scored) without a choice."""
-    from sklearn.metrics import matthews_corrcoef
-
     base = v["options"][v["best"]]
     if tuple(float(w) for w in weights) == (1.0,) or pick.all() or not pick.any():
         return 1.0, base, {}
     y, groups, scores, probs = v["y"][pick], v["groups"][pick], {}, {}
     for w in sorted(float(w) for w in weights):
-        probs[w] = base if w == 1.0 else finish(
-            cross_fitted(x_val, v["y"], v["model_fold"], setting["c"], np.where(pick, w, 1.0)),
-            v["hits"], {"vote": setting["vote"], "temperature": 1.0})
-        t = fit_temperature(probs[w][pick], y, groups)
-        scores[w] = float(matthews_corrcoef(y, calibrated(probs[w][pick], groups, t).argmax(1)))
+        probs[w] = weighted(x_val, v, setting, pick, w)
+        scores[w] = calibrated_mcc(probs[w][pick], y, groups)
     best = max(scores, key=lambda w: round(scores[w], 4))  # the first, smallest, on a tie
     return best, probs[best], scores
 

@@ -42,15 +42,7 @@ def weighted_options(v: dict, pick: np.ndarray) -> dict[float, np.ndarray]:
     by_group, vote, c = v["best"]
     setting = {"by_group": by_group, "vote": vote, "c": c}
     x = stacking.member_inputs(setting, v["fusion"], v["boosting"], v["groups"], v["hits"])
-    return {w: v["options"][v["best"]] if w == 1.0 else stacking.finish(
-        stacking.cross_fitted(x, v["y"], v["model_fold"], c, np.where(pick, w, 1.0)),
-        v["hits"], {"vote": vote, "temperature": 1.0}) for w in WEIGHTS}
-
-
-def score(probs: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
-    """MCC after a temperature fitted on these rows and the group rule."""
-    t = stacking.fit_temperature(probs, y, groups)
-    return float(matthews_corrcoef(y, stacking.calibrated(probs, groups, t).argmax(axis=1)))
+    return {w: stacking.weighted(x, v, setting, pick, w) for w in WEIGHTS}
 
 
 def main(argv: list[str]) -> int:
@@ -67,7 +59,8 @@ def main(argv: list[str]) -> int:
     picked = {}
     for k in range(5):
         rows = pick & (v["partition"] != k)
-        scores = {w: score(p[rows], v["y"][rows], v["groups"][rows]) for w, p in options.items()}
+        scores = {w: stacking.calibrated_mcc(p[rows], v["y"][rows], v["groups"][rows])
+                  for w, p in options.items()}
         picked[k] = max(scores, key=lambda w: round(scores[w], 4))
         print(f"| {k} | " + " | ".join(f"{scores[w]:.4f}" for w in WEIGHTS) + f" | {picked[k]:g} |")
     calls = {1.0: load(heldout_w1, table)}

@@ -28,34 +28,11 @@ import pandas as pd
 from sklearn.metrics import matthews_corrcoef
 
 from protloc import stacking
-from protloc.classes import CLASSES
-from protloc.homology_mix import read_hits, top_hits
-from protloc.mixing import PROBS
 
 try:  # imported as part of the scripts package (tests) or run as a file
     from scripts.stacking_experiment import CALIBRATE_ON, run_dir
 except ModuleNotFoundError:
     from stacking_experiment import CALIBRATE_ON, run_dir
-
-
-def options_on(v: dict, rows: np.ndarray) -> dict[tuple, np.ndarray]:
-    """validation_options' grid, cross-fitted by fold model on ``rows`` alone."""
-    y, mf, groups = v["y"][rows], v["model_fold"][rows], v["groups"][rows]
-    pf, pb = v["fusion"][rows], v["boosting"][rows]
-    hits = None if v["hits"] is None else [h for h, r in zip(v["hits"], rows) if r]
-    out = {}
-    for by_group in (False, True):
-        for c in stacking.C_GRID:
-            plain = stacking.cross_fitted(stacking.features(pf, pb, groups, None, by_group), y,
-                                          mf, c)
-            out[(by_group, "none", c)] = plain
-            if hits is not None:
-                x = stacking.features(pf, pb, groups, stacking.vote_matrix(hits), by_group)
-                out[(by_group, "feature", c)] = stacking.cross_fitted(x, y, mf, c)
-                for w in stacking.VOTE_WEIGHTS:
-                    out[(by_group, w, c)] = stacking.finish(plain, hits,
-                                                            {"vote": w, "temperature": 1})
-    return out
 
 
 def choices_for(v: dict, k: int, pick: np.ndarray, weights, top_label: bool = True) -> dict:
@@ -66,7 +43,8 @@ def choices_for(v: dict, k: int, pick: np.ndarray, weights, top_label: bool = Tr
            "model_fold": v["model_fold"][rows], "fusion": v["fusion"][rows],
            "boosting": v["boosting"][rows],
            "hits": None if v["hits"] is None else [h for h, r in zip(v["hits"], rows) if r]}
-    options = options_on(v, rows)
+    options = stacking.option_grid(sub["fusion"], sub["boosting"], sub["groups"], sub["hits"],
+                                   sub["y"], sub["model_fold"])
     best, _ = stacking.choose(options, sub["y"])
     sub["options"], sub["best"] = options, best
     setting = {"by_group": best[0], "vote": best[1], "c": best[2]}
@@ -101,18 +79,8 @@ def main(argv: list[str]) -> int:
             s = fold["setting"]
             print(f"| {k} | {s['by_group']} | {s['vote']} | {s['c']} | {s['weight']:g} "
                   f"| {s['temperature']:.4f} |")
-            fusion = pd.read_csv(runs / f"fold_{k}" / "heldout.csv")
-            boost = pd.read_csv(runs / f"fold_{k}" / "boost_heldout.csv")
-            hits_file = runs / f"fold_{k}" / "hits_test.csv"
-            hits = top_hits(read_hits(hits_file), fusion["id"]) if hits_file.exists() else None
-            x = stacking.member_inputs(s, fusion[PROBS].to_numpy(), boost[PROBS].to_numpy(),
-                                       by_id.loc[fusion["id"], "group"].to_numpy(), hits)
-            probs = stacking.finish(stacking.apply(fold["stacker"], x), hits, s,
-                                    fold["stacker"].get("top_label"))
-            frame = fusion[["id", "partition", "label"]].copy()
-            frame["prediction"] = [CLASSES[i] for i in probs.argmax(axis=1)]
-            frame[PROBS] = probs
-            heldout.append(frame)
+            heldout.append(stacking.predict_test_fold(runs / f"fold_{k}", fold["stacker"], s,
+                                                      by_id))
     out = pd.concat(heldout)
     out.to_csv(out_csv, index=False, float_format="%.5f")
     bench = out.merge(table[["id", "in_benchmark"]], on="id")

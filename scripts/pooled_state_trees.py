@@ -40,18 +40,38 @@ except ModuleNotFoundError:
     from stacking_experiment import run_dir
 
 
-def train(args: argparse.Namespace) -> int:
+def train_set_trees(args: argparse.Namespace, config: dict, table: pd.DataFrame,
+                    **extra) -> None:
+    """A set's trees per fold as ``protloc train`` makes them (the config's streams and
+    settings, from ``args.cache``) into ``args.out``, with ``extra`` passed on to
+    ``protloc.mixing.train_boosting``; prints each fold's validation MCC."""
     from threadpoolctl import threadpool_limits
 
     from protloc.embedders import make_embedder
-    from protloc.experiment import _boosting_members, data_summary, embed_table, load_config, \
-        load_dataset
+    from protloc.experiment import _boosting_members, data_summary, embed_table
     from protloc.metrics import mcc
     from protloc.mixing import train_boosting
 
+    specs = [make_embedder(s).spec() for s in config["embedders"]]
+    data = embed_table(table, specs, args.cache, print)
+    _, trainable = data_summary(args.dataset, table, config)
+    settings = {k: v for k, v in config["boosting"].items() if k != "calibrate_on"}
+    members = _boosting_members(settings, [s["id"] for s in specs])
+    with threadpool_limits(args.threads):
+        train_boosting(data, table["id"].tolist(), table["partition"].to_numpy(), args.out,
+                       [int(k) for k in args.folds.split(",")], trainable, settings,
+                       config["train"]["group_dropout"], config["train"]["seed"],
+                       seeds=members["seeds"], streams=members["index"], **extra)
+    for k in args.folds.split(","):
+        val = pd.read_csv(args.out / "runs" / f"fold_{k}" / "boost_val.csv")
+        print(f"fold {k}: the trees' validation MCC {mcc(val['label'], val['prediction']):.4f}")
+
+
+def train(args: argparse.Namespace) -> int:
+    from protloc.experiment import load_config, load_dataset
+
     config = load_config(args.config)
     table = load_dataset(args.dataset, config.get("sources"))
-    specs = [make_embedder(s).spec() for s in config["embedders"]]
     pooled = np.load(args.states)
     where = {pid: i for i, pid in enumerate(pooled["ids"].tolist())}
     missing = [pid for pid in table["id"] if pid not in where]
@@ -61,19 +81,7 @@ def train(args: argparse.Namespace) -> int:
         return 2
     order = [where[pid] for pid in table["id"]]
     states = np.hstack([pooled[r][order] for r in args.reps.split(",")]).astype(np.float64)
-    data = embed_table(table, specs, args.cache, print)
-    _, trainable = data_summary(args.dataset, table, config)
-    settings = {k: v for k, v in config["boosting"].items() if k != "calibrate_on"}
-    members = _boosting_members(settings, [s["id"] for s in specs])
-    with threadpool_limits(args.threads):
-        train_boosting(data, table["id"].tolist(), table["partition"].to_numpy(), args.out,
-                       [int(k) for k in args.folds.split(",")], trainable, settings,
-                       config["train"]["group_dropout"], config["train"]["seed"],
-                       seeds=members["seeds"], streams=members["index"], states=states,
-                       components=args.components)
-    for k in args.folds.split(","):
-        val = pd.read_csv(args.out / "runs" / f"fold_{k}" / "boost_val.csv")
-        print(f"fold {k}: the trees' validation MCC {mcc(val['label'], val['prediction']):.4f}")
+    train_set_trees(args, config, table, states=states, components=args.components)
     return 0
 
 

@@ -20,19 +20,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+
+try:  # imported as part of the scripts package (tests) or run as a file
+    from scripts.pooled_state_trees import train_set_trees
+except ModuleNotFoundError:
+    from pooled_state_trees import train_set_trees
 
 CALIBRATE_ON = "deeplocpro_benchmark"
 
 
 def main(argv: list[str]) -> int:
-    from threadpoolctl import threadpool_limits
-
-    from protloc.embedders import make_embedder
-    from protloc.experiment import _boosting_members, data_summary, embed_table, load_config, \
-        load_dataset
-    from protloc.metrics import mcc
-    from protloc.mixing import train_boosting
+    from protloc.experiment import load_config, load_dataset
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for name in ("dataset", "config", "cache", "out"):
@@ -46,20 +44,8 @@ def main(argv: list[str]) -> int:
         return 2
     config = load_config(args.config)
     table = load_dataset(args.dataset, config.get("sources"))
-    specs = [make_embedder(s).spec() for s in config["embedders"]]
-    data = embed_table(table, specs, args.cache, print)
-    _, trainable = data_summary(args.dataset, table, config)
-    settings = {k: v for k, v in config["boosting"].items() if k != "calibrate_on"}
-    members = _boosting_members(settings, [s["id"] for s in specs])
     row_weight = np.where(table["source"].to_numpy() == CALIBRATE_ON, args.weight, 1.0)
-    with threadpool_limits(args.threads):
-        train_boosting(data, table["id"].tolist(), table["partition"].to_numpy(), args.out,
-                       [int(k) for k in args.folds.split(",")], trainable, settings,
-                       config["train"]["group_dropout"], config["train"]["seed"],
-                       seeds=members["seeds"], streams=members["index"], row_weight=row_weight)
-    for k in args.folds.split(","):
-        val = pd.read_csv(args.out / "runs" / f"fold_{k}" / "boost_val.csv")
-        print(f"fold {k}: the trees' validation MCC {mcc(val['label'], val['prediction']):.4f}")
+    train_set_trees(args, config, table, row_weight=row_weight)
     return 0
 
 

@@ -163,23 +163,29 @@ def test_experiment_script_end_to_end(tmp_path):
 
 # --- as a member of a checkpoint set ---------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def stacked_checkpoint(tmp_path_factory):
+def _train(root: Path, data: Path, config: str) -> str:
+    """``protloc train`` of the tiny config into ``root/ckpt``; returns its log."""
     import io
 
-    import synthetic
     from protloc.cli import main
-    from test_mixing import CONFIG
 
-    root = tmp_path_factory.mktemp("stack")
-    data = synthetic.write_dataset(root / "data", per_class=5, seed=2)
-    (root / "c.yaml").write_text(CONFIG + "stacking: {}\n")
+    (root / "c.yaml").write_text(config)
     err = io.StringIO()
     code = main(["train", "--data", str(data), "--config", str(root / "c.yaml"),
                  "--out", str(root / "ckpt"), "--cache", str(root / "cache")],
                 stdout=io.StringIO(), stderr=err)
     assert code == 0, err.getvalue()
-    assert "stacking:" in err.getvalue()
+    return err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def stacked_checkpoint(tmp_path_factory):
+    import synthetic
+    from test_mixing import CONFIG
+
+    root = tmp_path_factory.mktemp("stack")
+    data = synthetic.write_dataset(root / "data", per_class=5, seed=2)
+    assert "stacking:" in _train(root, data, CONFIG + "stacking: {}\n")
     return root / "ckpt", data
 
 
@@ -568,20 +574,13 @@ def test_a_top_label_map_rides_with_each_stacker_and_moves_no_call(stacked_check
 
 
 def test_training_config_asks_for_the_top_label_map(tmp_path):
-    import io
     import json
 
     import synthetic
-    from protloc.cli import main
     from test_mixing import CONFIG
 
     data = synthetic.write_dataset(tmp_path / "data", per_class=5, seed=2)
-    (tmp_path / "c.yaml").write_text(CONFIG + "stacking: {top_label: true}\n")
-    err = io.StringIO()
-    code = main(["train", "--data", str(data), "--config", str(tmp_path / "c.yaml"),
-                 "--out", str(tmp_path / "ckpt"), "--cache", str(tmp_path / "cache")],
-                stdout=io.StringIO(), stderr=err)
-    assert code == 0, err.getvalue()
+    _train(tmp_path, data, CONFIG + "stacking: {top_label: true}\n")
     setting = json.loads((tmp_path / "ckpt" / "manifest.json").read_text())["stacking"]
     assert setting["top_label"] == "platt"
     assert all("top_label" in stacking.load(tmp_path / "ckpt" / name)
@@ -624,6 +623,18 @@ def test_the_calibration_weight_is_chosen_on_the_calibration_rows():
         assert same[0] == 1.0 and same[1] is v["options"]["best"] and same[2] == {}
 
 
+def _with_calibration_rows(original: Path, data: Path, every: int) -> pd.DataFrame:
+    """A copy of a synthetic dataset in which every ``every``-th protein is from DeepLocPro (the
+    calibration rows) and in the benchmark; returns its table."""
+    import shutil
+
+    shutil.copytree(original, data)
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    table.loc[table.index % every == 0, ["source", "in_benchmark"]] = ["deeplocpro_benchmark", True]
+    table.to_csv(data / "dataset.tsv", sep="\t", index=False)
+    return table
+
+
 def test_joined_sets_record_the_calibration_weight_they_chose(stacked_checkpoint, tmp_path):
     """combine_sets --calibration-weights: the manifest names the weight and every weight's MCC
     on the calibration rows, and the set still predicts its held-out rows."""
@@ -631,14 +642,9 @@ def test_joined_sets_record_the_calibration_weight_they_chose(stacked_checkpoint
 
     from scripts import combine_sets
 
-    import shutil
-
     ckpt, original = stacked_checkpoint
-    data = tmp_path / "data"  # a third of the proteins from DeepLocPro: the calibration rows
-    shutil.copytree(original, data)
-    table = pd.read_csv(data / "dataset.tsv", sep="\t")
-    table.loc[table.index % 3 == 0, ["source", "in_benchmark"]] = ["deeplocpro_benchmark", True]
-    table.to_csv(data / "dataset.tsv", sep="\t", index=False)
+    data = tmp_path / "data"
+    _with_calibration_rows(original, data, 3)
     out = tmp_path / "weighted"
     assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(out), "weighted",
                               "--calibration-weights", "1,2,4"]) == 0
@@ -659,16 +665,12 @@ def test_the_nested_weight_check_picks_per_fold_and_reads_both_heldout_files(
     """scripts/calibration_weight_nested.py: one pick per test fold from rows outside it, then
     the benchmark figures of each weight and of the nested choice."""
     import json
-    import shutil
 
     from scripts import calibration_weight_nested, combine_sets
 
     ckpt, original = stacked_checkpoint
     data = tmp_path / "data"
-    shutil.copytree(original, data)
-    table = pd.read_csv(data / "dataset.tsv", sep="\t")
-    table.loc[table.index % 2 == 0, ["source", "in_benchmark"]] = ["deeplocpro_benchmark", True]
-    table.to_csv(data / "dataset.tsv", sep="\t", index=False)
+    _with_calibration_rows(original, data, 2)
     one, weighted = tmp_path / "one", tmp_path / "weighted"
     assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(one), "one"]) == 0
     assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(weighted), "weighted",
@@ -697,11 +699,9 @@ def test_the_nested_weight_check_picks_per_fold_and_reads_both_heldout_files(
 def test_training_config_asks_for_calibration_weights(tmp_path):
     """config ``stacking: {calibration_weights: [...]}`` reaches the stage: the manifest names
     the weight kept and each weight's MCC on the calibration rows (boosting's calibrate_on)."""
-    import io
     import json
 
     import synthetic
-    from protloc.cli import main
     from test_mixing import CONFIG
 
     # two thirds from DeepLocPro: enough calibration proteins in every validation fold (20)
@@ -711,12 +711,7 @@ def test_training_config_asks_for_calibration_weights(tmp_path):
     table.to_csv(data / "dataset.tsv", sep="\t", index=False)
     config = CONFIG.replace("boosting: {max_iter: 8}",
                             "boosting: {max_iter: 8, calibrate_on: [deeplocpro_benchmark]}")
-    (tmp_path / "c.yaml").write_text(config + "stacking: {calibration_weights: [1, 2]}\n")
-    err = io.StringIO()
-    code = main(["train", "--data", str(data), "--config", str(tmp_path / "c.yaml"),
-                 "--out", str(tmp_path / "ckpt"), "--cache", str(tmp_path / "cache")],
-                stdout=io.StringIO(), stderr=err)
-    assert code == 0, err.getvalue()
+    _train(tmp_path, data, config + "stacking: {calibration_weights: [1, 2]}\n")
     setting = json.loads((tmp_path / "ckpt" / "manifest.json").read_text())["stacking"]
     assert sorted(setting["calibration_weight_mcc"]) == ["1", "2"]
     assert setting["calibration_weight"] in (1.0, 2.0)
@@ -727,16 +722,11 @@ def test_the_nested_stacking_check_never_chooses_with_the_test_fold(stacked_chec
     """scripts/nested_stacking.py: test fold k's choices never read a validation row of a
     protein in partition k (those rows are made NaN: any fit that read them would fail), and
     every protein gets one held-out row."""
-    import shutil
-
     from scripts import combine_sets, nested_stacking
 
     ckpt, original = stacked_checkpoint
     data = tmp_path / "data"
-    shutil.copytree(original, data)
-    table = pd.read_csv(data / "dataset.tsv", sep="\t")
-    table.loc[table.index % 2 == 0, ["source", "in_benchmark"]] = ["deeplocpro_benchmark", True]
-    table.to_csv(data / "dataset.tsv", sep="\t", index=False)
+    table = _with_calibration_rows(original, data, 2)
     joined = tmp_path / "joined"
     assert combine_sets.main([str(data), str(ckpt), str(ckpt), str(joined), "joined",
                               "--calibration-weights", "1,2"]) == 0
@@ -765,18 +755,14 @@ def test_a_single_weight_is_used_and_reaches_every_test_fold_stacker(stacked_che
     """--calibration-weights 3: no choice, the calibration rows count 3 times in each test
     fold's stacker (and only those rows); bad weights are refused before anything is fitted."""
     import json
-    import shutil
 
     from protloc.errors import UserError
     from scripts import combine_sets
 
     ckpt, original = stacked_checkpoint
     data = tmp_path / "data"
-    shutil.copytree(original, data)
-    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    table = _with_calibration_rows(original, data, 3)
     calibration = table.index % 3 == 0
-    table.loc[calibration, "source"] = "deeplocpro_benchmark"
-    table.to_csv(data / "dataset.tsv", sep="\t", index=False)
     seen = []
     real = stacking.test_fold_stacker
     monkeypatch.setattr(stacking, "test_fold_stacker",
