@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages.common import figures_button, plot, protein_choices
 from protloc.figures import attention_figure, attention_overview, figures_zip, file_stem
-from protloc.lanes import evidence_regions
+from protloc.lanes import evidence_view
 from protloc.regions import TOP_WINDOW, mean_attention, top_attended_regions
 
 st.title("Attention explorer")
@@ -38,7 +38,8 @@ _, record, pred = choices[pick]
 sequence = record.sequence
 length = len(sequence)
 
-regions = evidence_regions(sequence)
+view = evidence_view(sequence)
+regions = view.regions
 mean = mean_attention(pred.attention)
 
 c1, c2, c3 = st.columns([2, 1, 1])
@@ -70,6 +71,7 @@ figure = attention_figure(
     regions=marked,
     start=window[0],
     end=window[1],
+    membrane=view.membrane,
     title=f"{html.escape(record.id)}: {pred.localization} ({pred.confidence:.0%}), residues "
     f"{window[0]}–{window[1]} (detail)",
 )
@@ -159,6 +161,7 @@ if regions:
     )
 else:
     st.success("No signal peptide, membrane helix or sortase anchor found.")
+st.caption(view.words)
 st.caption(
     "Evidence: TMHMM 2.0 (Krogh et al. 2001) for membrane helices, textbook rules for the "
     "signal peptide's type (Sec, lipoprotein, Tat) and cleavage site (von Heijne's -3, -1 "

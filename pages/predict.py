@@ -25,7 +25,7 @@ from protloc import neighbours
 from protloc.classes import CLASSES, GROUP_NAMES, SHORT_NAMES
 from protloc.errors import UserError
 from protloc.figures import attention_figure, probability_bars
-from protloc.lanes import evidence_regions
+from protloc.lanes import evidence_view
 from protloc.sequences import parse_text
 from protloc.trust import class_reliability, heldout_call
 
@@ -315,17 +315,21 @@ else:
         show_neighbours()
 
     st.markdown("#### Which residues did the model attend to?")
-    lanes = result.memo(f"lanes:{index}", lambda: evidence_regions(record.sequence))
+    view = result.memo(f"evidence:{index}", lambda: evidence_view(record.sequence))
     plot(result.memo(f"attention:{index}",
-                     lambda: attention_figure(pred.attention, record.sequence, regions=lanes)),
+                     lambda: attention_figure(pred.attention, record.sequence,
+                                              regions=view.regions, membrane=view.membrane)),
          key="attention", name=("attention", record.id))
     st.caption(
         "Top: attention of each pooling head and their mean (brighter = more weight; colours "
         "run up to the 99th percentile so one peak does not hide the rest). Middle: the "
         "evidence: signal peptide with its type and cleavage site, lipobox, TMHMM 2.0 membrane "
-        "helices, LPXTG anchor; hover for details. Bottom: Kyte-Doolittle hydropathy. Drag to "
-        "zoom, double-click to reset; the **Attention explorer** has an overview and detail."
+        "helices, LPXTG anchor; hover for details. Below: TMHMM's probability that each residue "
+        "is in a membrane helix (a helix its most likely path leaves out still shows here), "
+        "then Kyte-Doolittle hydropathy. Drag to zoom, double-click to reset; the **Attention "
+        "explorer** has an overview and detail."
     )
+    st.caption(view.words)
 
 
 def _figures() -> list:
@@ -335,9 +339,10 @@ def _figures() -> list:
             continue
         figs.append((f"{rec.id} probabilities", probability_bars(p)))
         if p.attention is not None:
+            view = evidence_view(rec.sequence)
             figs.append((f"{rec.id} attention",
-                         attention_figure(p.attention, rec.sequence,
-                                          regions=evidence_regions(rec.sequence))))
+                         attention_figure(p.attention, rec.sequence, regions=view.regions,
+                                          membrane=view.membrane)))
     return figs
 
 

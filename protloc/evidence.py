@@ -67,6 +67,35 @@ class Topology:
         """(start, end) of each helix, 0-based, end exclusive."""
         return [m.span() for m in re.finditer("M+", self.path)]
 
+    def summary(self) -> "TopologySummary":
+        """TMHMM 2.0's own summary lines, from the same path and posteriors."""
+        membrane = self.posteriors[:, 1].astype(float)
+        return TopologySummary(
+            helices=len(self.helices),
+            expected_tm_residues=float(membrane.sum()),
+            expected_first_60=float(membrane[:60].sum()),
+            prob_n_in=float(self.posteriors[0, 0]) if len(self.posteriors) else 0.0,
+        )
+
+
+@dataclass(frozen=True)
+class TopologySummary:
+    """The four numbers of TMHMM 2.0's long output: "Number of predicted TMHs", "Exp number
+    of AAs in TMHs", "Exp number, first 60 AAs" and "Total prob of N-in". The expected counts
+    sum the membrane posterior over residues, so a helix the most likely path leaves out (or
+    merges with its neighbour) still shows in them."""
+
+    helices: int
+    expected_tm_residues: float
+    expected_first_60: float
+    prob_n_in: float
+
+    @property
+    def possible_signal_peptide(self) -> bool:
+        """TMHMM's own warning: over 10 expected helix residues in the first 60 may be an
+        N-terminal signal sequence rather than a membrane helix."""
+        return self.expected_first_60 > 10.0
+
 
 @dataclass
 class SignalPeptide:

@@ -176,9 +176,11 @@ def attention_figure(
     title: str | None = None,
     hydro_window: int = 9,
     clip: float | None = CLIP_PERCENTILE,
+    membrane: np.ndarray | None = None,
 ) -> go.Figure:
     """Attention of every pooling head over the residues, the mean over heads, and below it
     the Kyte-Doolittle hydropathy (``hydro_window``-residue mean) on the same x axis.
+    ``membrane``: TMHMM's per-residue membrane posterior, drawn in its own row when given.
 
     ``regions``: objects with ``kind``, ``start``, ``end`` (1-based, inclusive), drawn as
     shaded bands. ``start``/``end`` (1-based, inclusive) zoom to a window; windows of at most
@@ -203,14 +205,18 @@ def attention_figure(
     residues = list(sequence.upper())
     hover = [[f"{aa}{pos}" for aa, pos in zip(residues, positions)] for _ in labels]
     hydro = hydropathy(sequence, hydro_window)
+    if membrane is not None and len(membrane) != length:
+        raise ValueError(f"membrane posterior covers {len(membrane)} residues, not {length}")
 
     lanes = [k for k in LANES if any(getattr(r, "kind", "") == k for r in regions)]
-    n_rows = 3 if lanes else 2
-    hydro_row = n_rows
-    heights = [0.6, 0.06 + 0.05 * len(lanes), 0.34] if lanes else [0.64, 0.36]
-    fig = make_subplots(
-        rows=n_rows, cols=1, shared_xaxes=True, vertical_spacing=0.035, row_heights=heights
-    )
+    heights = {"attention": 0.6, "lanes": 0.06 + 0.05 * len(lanes), "membrane": 0.18,
+               "hydropathy": 0.34} if lanes else {"attention": 0.64, "membrane": 0.18,
+                                                  "hydropathy": 0.36}
+    panels = [k for k in heights if k != "membrane" or membrane is not None]
+    row = {name: i + 1 for i, name in enumerate(panels)}
+    hydro_row = row["hydropathy"]
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.035,
+                        row_heights=[heights[k] for k in panels])
     fig.add_trace(
         go.Heatmap(
             z=rows,
@@ -265,6 +271,8 @@ def attention_figure(
         annotation_font_size=12,
     )
     fig.add_hline(y=0, line=dict(color="#9ca3af", width=1), row=hydro_row, col=1)
+    if membrane is not None:
+        _membrane_trace(fig, np.asarray(membrane, dtype=float), residues, row["membrane"])
 
     if lanes:
         for region in regions:
@@ -276,7 +284,7 @@ def attention_figure(
             if kind == "cleavage site":  # a cut between two residues: a tick, not a band
                 fig.add_shape(type="line", x0=region.end + 0.5, x1=region.end + 0.5,
                               y0=lane - 0.45, y1=lane + 0.45, line=dict(color=colour, width=3),
-                              row=2, col=1)
+                              row=row["lanes"], col=1)
                 continue
             fig.add_shape(
                 type="rect",
@@ -286,7 +294,7 @@ def attention_figure(
                 y1=lane + 0.38,
                 fillcolor=colour,
                 line_width=0,
-                row=2,
+                row=row["lanes"],
                 col=1,
             )
             if kind in REGION_COLOURS and kind != "attention":
@@ -312,11 +320,11 @@ def attention_figure(
                 ],
                 hovertemplate="%{text}<extra></extra>",
             ),
-            row=2,
+            row=row["lanes"],
             col=1,
         )
         fig.update_yaxes(
-            row=2,
+            row=row["lanes"],
             col=1,
             range=[len(lanes) - 0.5, -0.5],
             tickmode="array",
@@ -347,12 +355,35 @@ def attention_figure(
     fig.update_yaxes(title_text="hydropathy", row=hydro_row, col=1, zeroline=False)
     _layout(
         fig,
-        height=max(420, 230 + 26 * len(labels) + 150 + 22 * len(lanes)),
+        height=max(420, 230 + 26 * len(labels) + 150 + 22 * len(lanes))
+        + (90 if membrane is not None else 0),
         margin=dict(l=10, r=10, t=50 if title else 20, b=10),
         title=dict(text=title, x=0.01) if title else None,
         showlegend=False,
     )
     return fig
+
+
+def _membrane_trace(fig: go.Figure, membrane: np.ndarray, residues: list[str], row: int) -> None:
+    """TMHMM's membrane posterior: a helix the most likely path leaves out still shows here."""
+    positions = np.arange(1, len(membrane) + 1)
+    fig.add_trace(
+        go.Scatter(
+            x=positions,
+            y=membrane,
+            mode="lines",
+            line=dict(color=LANE_COLOURS["TM helix"], width=1.6),
+            fill="tozeroy",
+            fillcolor="rgba(230,159,0,0.25)",
+            name="TMHMM P(membrane)",
+            text=[f"{aa}{pos}" for aa, pos in zip(residues, positions)],
+            hovertemplate="%{text}: TMHMM membrane posterior %{y:.2f}<extra></extra>",
+        ),
+        row=row,
+        col=1,
+    )
+    fig.update_yaxes(title_text="TMHMM<br>P(membrane)", range=[0, 1.05], tickvals=[0, 0.5, 1],
+                     row=row, col=1)
 
 
 def _colour_top(values: np.ndarray, clip: float | None) -> float | None:

@@ -7,7 +7,11 @@ membrane helix: TMHMM helices explained by the signal peptide's h-region are lef
 
 from __future__ import annotations
 
-from .evidence import Evidence, evidence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .evidence import Evidence, TopologySummary, evidence
 from .regions import Region
 
 
@@ -34,3 +38,36 @@ def evidence_regions(sequence: str, ev: Evidence | None = None) -> list[Region]:
         out.append(Region("LPXTG anchor", start + 1, end, seq[start:end],
                           note="sortase motif before a C-terminal hydrophobic stretch"))
     return sorted(out, key=lambda r: (r.start, r.kind))
+
+
+def topology_words(summary: TopologySummary) -> str:
+    """TMHMM 2.0's summary in a sentence for the app (numbers only, no user text)."""
+    n = summary.helices
+    helices = {0: "no membrane helix", 1: "1 membrane helix"}.get(n, f"{n} membrane helices")
+    words = (
+        f"TMHMM 2.0: {helices} on its most likely path; expected residues in membrane helices "
+        f"{summary.expected_tm_residues:.1f} ({summary.expected_first_60:.1f} of them in the "
+        "first 60)."
+    )
+    if n:  # topology means little for a protein without a helix
+        words += f" Probability that the N-terminus is inside: {summary.prob_n_in:.2f}."
+    if summary.possible_signal_peptide:
+        words += (" TMHMM flags a possible N-terminal signal sequence (over 10 expected in "
+                  "the first 60).")
+    return words
+
+
+@dataclass
+class EvidenceView:
+    """What the app draws of one protein's evidence: the lanes, TMHMM's membrane posterior
+    per residue and TMHMM's summary in words."""
+
+    regions: list[Region]
+    membrane: np.ndarray
+    words: str
+
+
+def evidence_view(sequence: str) -> EvidenceView:
+    ev = evidence(sequence)
+    return EvidenceView(evidence_regions(sequence, ev), ev.topology.posteriors[:, 1],
+                        topology_words(ev.topology.summary()))

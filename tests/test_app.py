@@ -175,6 +175,8 @@ def test_predict_known_sequence_shows_class_confidence_and_downloads(app):
     # the group (Gram-negative) was compared with no group
     assert len(result.baseline) == 1 and "Gram-negative" in texts(app.caption) + truth
     assert len(app.get("plotly_chart")) == 2  # probabilities, attention + lanes + hydropathy
+    assert "TMHMM P(membrane)" in app.get("plotly_chart")[1].proto.spec
+    assert "TMHMM 2.0: no membrane helix on its most likely path" in texts(app.caption)
     assert downloads(app) == ["Results (CSV)", "Results with attention (JSON)"]
     assert "Results for: pasted text (P0A910)" in texts(app.caption).replace("\\", "")
     # A rerun (any widget change) keeps the result without predicting again.
@@ -332,6 +334,7 @@ def test_explorer_lists_regions_of_a_predicted_protein(app):
     assert len(top) == 5 and {"positions", "residues"} <= set(top.columns)
     assert features.index.tolist() == ["signal peptide", "cleavage site"]  # not "TM-like"
     assert "Sec signal peptide, cleaved after residue 21" in features["note"].tolist()
+    assert "TMHMM 2.0: no membrane helix" in texts(app.caption)
     app.slider(key="explorer_window_ompa").set_value((1, 60)).run()
     assert not app.exception and len(app.get("plotly_chart")) == 2  # overview + detail
     app.button(key="explorer_prepare").click().run()

@@ -80,6 +80,23 @@ def test_evidence_lanes_name_the_signal_peptide_and_never_call_it_a_helix():
     assert sum(r.kind == "TM helix" for r in lacy) >= 10  # LacY: 12 helices, TMHMM finds 11
 
 
+def test_attention_figure_draws_tmhmms_membrane_posterior_in_its_own_row():
+    from protloc.lanes import evidence_view
+
+    lacy = examples.EXAMPLES["Cytoplasmic membrane"].sequence
+    view = evidence_view(lacy)
+    att = np.ones((2, len(lacy)))
+    plain = attention_figure(att, lacy, regions=view.regions)
+    fig = attention_figure(att, lacy, regions=view.regions, membrane=view.membrane)
+    trace = next(t for t in fig.data if t.name == "TMHMM P(membrane)")
+    assert not any(t.name == "TMHMM P(membrane)" for t in plain.data)
+    np.testing.assert_allclose(trace.y, view.membrane)
+    assert trace.yaxis == "y3" and fig.layout.yaxis3.range == (0, 1.05)  # below the lanes
+    assert fig.layout.height > plain.layout.height
+    with pytest.raises(ValueError, match="membrane posterior"):
+        attention_figure(att, lacy, membrane=view.membrane[:-1])
+
+
 def test_attention_overview_marks_the_detail_window():
     from protloc.figures import attention_overview
 

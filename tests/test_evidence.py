@@ -34,6 +34,44 @@ def test_tmhmm_finds_the_helices_of_lacy():
     assert tmhmm(_example("GroEL").sequence).helices == []
 
 
+def test_tmhmm_summary_is_tmhmms_own_long_output():
+    import pyTMHMM
+
+    seq = _example("LacY").sequence
+    lacy = tmhmm(seq).summary()
+    # the expected count is the package's own posterior (its slower loop), summed
+    path, table = pyTMHMM.predict(seq, compute_posterior=True)
+    assert path == tmhmm(seq).path  # protloc reports the package's own path: 11 helices
+    assert lacy.expected_tm_residues == pytest.approx(table[:, 1].sum(), rel=1e-4)
+    assert lacy.expected_first_60 == pytest.approx(table[:60, 1].sum(), rel=1e-4)
+    # 11 helices on the path (242 residues), about as many expected; where LacY's structure has
+    # helices IX and X (residues 290-340) the path has one and the posterior is undecided
+    assert lacy.helices == 11 and 230 < lacy.expected_tm_residues < 255
+    assert 0.4 < tmhmm(seq).posteriors[289:340, 1].mean() < 0.7
+    assert lacy.prob_n_in > 0.9  # LacY's N-terminus is cytoplasmic
+    groel = tmhmm(_example("GroEL").sequence).summary()
+    assert groel.helices == 0 and groel.expected_tm_residues < 5
+    assert not groel.possible_signal_peptide
+    # TMHMM's signal-sequence flag on MalE's Sec signal peptide (no helix on its path)
+    male = tmhmm(_example("MalE").sequence).summary()
+    assert male.helices == 0 and male.possible_signal_peptide
+
+
+def test_tmhmm_summary_in_words():
+    from protloc.evidence import TopologySummary
+    from protloc.lanes import evidence_view, topology_words
+
+    lacy = evidence_view(_example("LacY").sequence)
+    assert lacy.words.startswith("TMHMM 2.0: 11 membrane helices on its most likely path")
+    assert "N-terminus is inside: 1.00" in lacy.words
+    assert lacy.membrane.shape == (len(_example("LacY").sequence),)
+    groel = evidence_view(_example("GroEL").sequence).words
+    assert "no membrane helix" in groel and "N-terminus" not in groel
+    assert "signal sequence" not in groel
+    one = topology_words(TopologySummary(1, 20.0, 0.0, 0.5))
+    assert "1 membrane helix on" in one and "inside: 0.50" in one
+
+
 def test_signal_peptide_types():
     ompa = evidence(_example("OmpA").sequence)
     assert ompa.signal_peptide is not None and ompa.signal_peptide.kind == "Sec"
