@@ -109,6 +109,14 @@ def embed_table(table: pd.DataFrame, specs: list[dict], cache_dir: Path | None, 
     return FoldData([list(s) for s in zip(*per_stream)], labels, groups)
 
 
+def source_weights(table: pd.DataFrame, weights: dict[str, float]) -> np.ndarray:
+    """Each protein's weight in the networks' loss: its source's weight, or 1."""
+    unknown = sorted(set(weights) - set(table["source"]))
+    if unknown:
+        raise UserError(f"train.source_weights names sources not in the dataset: {unknown}")
+    return table["source"].map(weights).fillna(1.0).to_numpy(dtype=np.float32)
+
+
 def data_summary(data_dir: Path, table, config: dict[str, Any], **extra: Any):
     """The manifest's training-data summary, and which proteins may be trained on (None: all;
     else a mask from the config's ``train_sources``; test folds are never filtered)."""
@@ -156,6 +164,10 @@ def train_experiment(
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     summary, trainable = data_summary(data_dir, table, config)
+    row_weights = source_weights(table, train_cfg.source_weights) if train_cfg.source_weights \
+        else None
+    if data is not None:
+        data.weights = row_weights
     ids, partitions = table["id"].tolist(), table["partition"].to_numpy()
     train_cv(
         data, ids, partitions, model_cfg, train_cfg,

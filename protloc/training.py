@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
@@ -59,12 +59,21 @@ class TrainConfig:
     # are averaged (a seed ensemble: one network's validation MCC moves by up to 0.03 between
     # epochs, so one seed's pick is noisy).
     seeds: int = 1
+    # Training proteins of these data sources count this many times in the loss (others once),
+    # e.g. {deeplocpro_benchmark: 3}: the stacker's calibration weight, in the networks.
+    source_weights: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', not {self.precision!r}")
         if not 1 <= self.seeds <= 11:
             raise ValueError(f"seeds must be between 1 and 11, not {self.seeds!r}")
+        if not isinstance(self.source_weights, dict) or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w > 0
+            for w in self.source_weights.values()
+        ):
+            raise ValueError("source_weights must map data sources to positive numbers, not "
+                             f"{self.source_weights!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
@@ -81,6 +90,7 @@ class FoldData:
     streams: list[list[np.ndarray]]  # [protein][stream] -> (L, d)
     labels: np.ndarray  # (N,) class indices
     groups: np.ndarray | None = None  # (N,) indices into classes.GROUPS; None: all unknown
+    weights: np.ndarray | None = None  # (N,) each protein's weight in the loss; None: all 1
 
     def __post_init__(self) -> None:
         if self.groups is None:
@@ -91,7 +101,9 @@ class FoldData:
 
     def subset(self, index: Sequence[int]) -> "FoldData":
         index = np.asarray(index)
-        return FoldData([self.streams[i] for i in index], self.labels[index], self.groups[index])
+        weights = None if self.weights is None else self.weights[index]
+        return FoldData([self.streams[i] for i in index], self.labels[index], self.groups[index],
+                        weights)
 
 
 def class_weight_vector(labels: np.ndarray, n_classes: int = len(CLASSES)) -> torch.Tensor:
@@ -101,15 +113,23 @@ def class_weight_vector(labels: np.ndarray, n_classes: int = len(CLASSES)) -> to
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def loss_fn(logits: torch.Tensor, target: torch.Tensor, weight, cfg: TrainConfig) -> torch.Tensor:
-    if cfg.loss == "ce":
+def loss_fn(logits: torch.Tensor, target: torch.Tensor, weight, cfg: TrainConfig,
+            row_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Class-weighted loss, as PyTorch's weighted mean: sum(w_i l_i) / sum(w_i), where w_i is
+    the class weight of protein i's label times its row weight (1 when None)."""
+    if cfg.loss == "ce" and row_weight is None:
         return F.cross_entropy(logits, target, weight=weight)
-    if cfg.loss == "focal":
-        log_p = F.log_softmax(logits, dim=-1).gather(1, target[:, None]).squeeze(1)
-        focal = (1 - log_p.exp()) ** cfg.focal_gamma * -log_p
-        w = weight[target] if weight is not None else torch.ones_like(focal)
-        return (w * focal).sum() / w.sum()
-    raise ValueError(f"unknown loss {cfg.loss!r}: use 'ce' or 'focal'")
+    log_p = F.log_softmax(logits, dim=-1).gather(1, target[:, None]).squeeze(1)
+    if cfg.loss == "ce":
+        per = -log_p
+    elif cfg.loss == "focal":
+        per = (1 - log_p.exp()) ** cfg.focal_gamma * -log_p
+    else:
+        raise ValueError(f"unknown loss {cfg.loss!r}: use 'ce' or 'focal'")
+    w = weight[target] if weight is not None else torch.ones_like(per)
+    if row_weight is not None:
+        w = w * row_weight
+    return (w * per).sum() / w.sum()
 
 
 def epoch_batches(data: FoldData, cfg: TrainConfig, rng: np.random.Generator) -> list[np.ndarray]:
@@ -283,7 +303,9 @@ def _train_epoch(model, opt, sched, data: FoldData, cfg: TrainConfig, weight, ep
         groups = torch.where(hide, torch.zeros_like(groups), groups)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
             logits, _ = model(streams, lengths.to(dev), groups)
-        loss = loss_fn(logits.float(), target, weight, cfg)
+        rows = None if data.weights is None else torch.as_tensor(
+            data.weights[index], dtype=torch.float32, device=dev)
+        loss = loss_fn(logits.float(), target, weight, cfg, rows)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

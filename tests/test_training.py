@@ -194,3 +194,60 @@ def test_validation_mcc_of_an_empty_fold_is_zero_whatever_the_scikit_learn_versi
     logits = np.eye(6)[[0, 1, 2, 2]]
     assert mcc(np.array([0, 1, 2, 2]), logits) == 1.0
     assert mcc(np.array([0, 1, 2, 2]), logits[[1, 0, 2, 2]]) < 1.0
+
+
+def test_a_row_weight_of_w_counts_a_protein_w_times():
+    torch.manual_seed(0)
+    logits, target = torch.randn(6, 6), torch.tensor([0, 1, 2, 3, 4, 1])
+    weight = class_weight_vector(target.numpy())
+    cfg = TrainConfig()
+    # all ones: exactly PyTorch's class-weighted cross-entropy
+    ones = loss_fn(logits, target, weight, cfg, torch.ones(6))
+    torch.testing.assert_close(ones, torch.nn.functional.cross_entropy(logits, target, weight=weight))
+    # weight 3 on protein 0 = protein 0 three times in the batch (same class weights)
+    heavy = loss_fn(logits, target, weight, cfg, torch.tensor([3.0, 1, 1, 1, 1, 1]))
+    repeated = torch.nn.functional.cross_entropy(
+        torch.cat([logits, logits[:1], logits[:1]]), torch.cat([target, target[:1], target[:1]]),
+        weight=weight)
+    torch.testing.assert_close(heavy, repeated)
+    focal = TrainConfig(loss="focal")
+    assert loss_fn(logits, target, weight, focal, torch.ones(6)) == pytest.approx(
+        float(loss_fn(logits, target, weight, focal)))
+
+
+@pytest.mark.parametrize("bad", [{"a": 0}, {"a": -1.0}, {"a": float("nan")}, {"a": True}, [3]])
+def test_source_weights_must_be_positive_numbers(bad):
+    with pytest.raises(ValueError, match="source_weights"):
+        TrainConfig.from_dict({"source_weights": bad})
+
+
+def test_row_weights_reach_the_training_loss(data, tmp_path):
+    fold, parts, dim = data
+    train, val, _ = fold_split(parts, 0)
+    cfg = TrainConfig(epochs=2, batch_size=8, patience=100, seed=1)
+    weighted = FoldData(fold.streams, fold.labels, weights=np.where(fold.labels == 2, 5.0, 1.0))
+    assert weighted.subset(train).weights.tolist() == weighted.weights[train].tolist()
+    plain, _ = train_fold(config(dim), cfg, fold.subset(train), fold.subset(val),
+                          tmp_path / "plain", log=lambda m: None)
+    heavy, _ = train_fold(config(dim), cfg, weighted.subset(train), weighted.subset(val),
+                          tmp_path / "heavy", log=lambda m: None)
+    ones = FoldData(fold.streams, fold.labels, weights=np.ones(len(fold.labels)))
+    same, _ = train_fold(config(dim), cfg, ones.subset(train), ones.subset(val),
+                         tmp_path / "ones", log=lambda m: None)
+    moved = [not torch.equal(a, b) for a, b in zip(plain.state_dict().values(),
+                                                   heavy.state_dict().values())]
+    assert any(moved)
+    for a, b in zip(plain.state_dict().values(), same.state_dict().values()):
+        torch.testing.assert_close(a, b)
+
+
+def test_source_weights_map_each_protein_by_its_source():
+    import pandas as pd
+
+    from protloc.errors import UserError
+    from protloc.experiment import source_weights
+
+    table = pd.DataFrame({"source": ["dlp", "psortb", "dlp", "other"]})
+    assert source_weights(table, {"dlp": 3}).tolist() == [3.0, 1.0, 3.0, 1.0]
+    with pytest.raises(UserError, match="not in the dataset: \\['nope'\\]"):
+        source_weights(table, {"nope": 2})

@@ -1,0 +1,115 @@
+"""Fusion networks retrained with the DeepLocPro proteins counted W times in their loss
+(``train.source_weights``, ``configs/unirep_v4_w3_networks.yaml``), the networks' analogue of
+the stacker's calibration weight (docs/results/calibration_weight.md). The new networks take
+unirep-v4's place in the default's per-fold network average (the default averages unirep-v4's
+and unirep-v5's calibrated probabilities, so the join is ``joined + (new - v4) / 2``); the
+default's trees and homology hits are kept, and the stacker stage is run again with the shipped
+grid of weights, beside the default's own stage refitted the same way. Validation rows only:
+test folds are not scored.
+
+    # the networks, about 15 min a fold on one core (two processes)
+    OMP_NUM_THREADS=1 .venv/bin/protloc train --data data_build/dataset \
+        --config configs/unirep_v4_w3_networks.yaml --out NETS --folds 0,2,4 --threads 1 &
+    OMP_NUM_THREADS=1 .venv/bin/protloc train --data data_build/dataset \
+        --config configs/unirep_v4_w3_networks.yaml --out NETS --folds 1,3 --threads 1; wait
+    # unirep-v4's own tables (its networks are the default's first set)
+    mkdir V4 && git archive 540c563 checkpoints/default | tar -x -C V4 --strip-components=2
+    .venv/bin/python scripts/weighted_networks.py data_build/dataset NETS V4 OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+try:  # imported as part of the scripts package (tests) or run as a file
+    from scripts.stacking_experiment import grid, rebuild_runs
+except ModuleNotFoundError:
+    from stacking_experiment import grid, rebuild_runs
+
+CALIBRATE_ON = "deeplocpro_benchmark"
+TOLERANCE = 2e-4  # the committed tables keep 5 decimals
+
+
+def swapped(joined: pd.DataFrame, old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``joined``'s rows with ``old``'s share of the two-set average replaced by ``new``'s."""
+    from protloc.classes import CLASSES
+    from protloc.mixing import PROBS
+
+    ids = joined["id"]
+    p_old, p_new = (t.set_index("id").loc[ids, PROBS].to_numpy() for t in (old, new))
+    p_joined = joined[PROBS].to_numpy()
+    other = 2 * p_joined - p_old  # the second set's probabilities
+    if other.min() < -TOLERANCE or np.abs(other.sum(axis=1) - 1).max() > 3 * TOLERANCE:
+        raise ValueError("the old tables are not one half of the joined ones: wrong OLD set?")
+    probs = np.clip((other + p_new) / 2, 0, None)
+    out = joined.copy()
+    out[PROBS] = probs / probs.sum(axis=1, keepdims=True)
+    out["prediction"] = [CLASSES[i] for i in out[PROBS].to_numpy().argmax(axis=1)]
+    return out
+
+
+def write_runs(default_runs: Path, old: Path, new_runs: Path, out_runs: Path) -> None:
+    """The default's run folder with the new networks in the old set's place."""
+    old_tables = {"val.csv": pd.read_csv(old / "validation.csv"),
+                  "heldout.csv": pd.read_csv(old / "heldout_fusion.csv")}
+    for k in range(5):
+        fold = out_runs / f"fold_{k}"
+        shutil.copytree(default_runs / f"fold_{k}", fold)
+        for name, table in old_tables.items():
+            rows = table[table["model_fold"] == k] if "model_fold" in table else \
+                table[table["partition"] == k]
+            joined = pd.read_csv(fold / name)
+            swapped(joined, rows, pd.read_csv(new_runs / f"fold_{k}" / name)).to_csv(
+                fold / name, index=False, float_format="%.5f")
+
+
+def stage(out: Path, table: pd.DataFrame, weights) -> dict:
+    from protloc import stacking
+
+    calibration = set(table.loc[table["source"] == CALIBRATE_ON, "id"])
+    return stacking.fit_stage(out, table, calibration, f"validation proteins from {CALIBRATE_ON}",
+                              log=lambda m: None, top_label=True, calibration_weights=weights)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for name in ("dataset", "nets", "old", "out"):
+        parser.add_argument(name, type=Path)
+    parser.add_argument("--default", type=Path, default=Path("checkpoints/default"))
+    parser.add_argument("--results", type=Path, default=Path("docs/results/joined"))
+    args = parser.parse_args(argv)
+    missing = [p for p in (args.nets / "runs" / "fold_4" / "val.csv", args.old / "validation.csv")
+               if not p.is_file()]
+    if missing or args.out.exists():
+        print(f"weighted_networks: {missing[0]} is missing" if missing
+              else f"weighted_networks: {args.out} exists already", file=sys.stderr)
+        return 2
+    table = pd.read_csv(args.dataset / "dataset.tsv", sep="\t").astype({"partition": int})
+    weights = grid(json.loads((args.default / "manifest.json").read_text()).get("stacking", {}))
+    print("| networks | stacker's all-row validation MCC (its grid's best) | DeepLocPro "
+          "validation rows' MCC, by the stacker's weight |\n|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "default"
+        rebuild_runs(args.default, args.results, base / "runs")
+        write_runs(base / "runs", args.old, args.nets / "runs", args.out / "runs")
+        trained = json.loads((args.nets / "manifest.json").read_text())["metrics"]["training"]
+        label = "unirep-v4's retrained, " + ", ".join(
+            f"{s} × {w:g}" for s, w in trained["source_weights"].items()) + " in the loss"
+        for label, folder in (("as shipped", base), (label, args.out)):
+            setting = stage(folder, table, weights)
+            by_weight = " / ".join(f"{m:.4f}" for m in setting["calibration_weight_mcc"].values())
+            print(f"| {label} | {max(setting['validation_mcc'].values()):.4f} | {by_weight} "
+                  f"(chosen {setting['calibration_weight']:g}) |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
