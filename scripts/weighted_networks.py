@@ -38,8 +38,10 @@ CALIBRATE_ON = "deeplocpro_benchmark"
 TOLERANCE = 2e-4  # the committed tables keep 5 decimals
 
 
-def swapped(joined: pd.DataFrame, old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """``joined``'s rows with ``old``'s share of the two-set average replaced by ``new``'s."""
+def swapped(joined: pd.DataFrame, old: pd.DataFrame, new: pd.DataFrame,
+            add: bool = False) -> pd.DataFrame:
+    """``joined``'s rows with ``old``'s share of the two-set average replaced by ``new``'s
+    (``add``: ``new`` as a third set beside both)."""
     from protloc.classes import CLASSES
     from protloc.mixing import PROBS
 
@@ -49,15 +51,17 @@ def swapped(joined: pd.DataFrame, old: pd.DataFrame, new: pd.DataFrame) -> pd.Da
     other = 2 * p_joined - p_old  # the second set's probabilities
     if other.min() < -TOLERANCE or np.abs(other.sum(axis=1) - 1).max() > 3 * TOLERANCE:
         raise ValueError("the old tables are not one half of the joined ones: wrong OLD set?")
-    probs = np.clip((other + p_new) / 2, 0, None)
+    probs = np.clip((p_old + other + p_new) / 3 if add else (other + p_new) / 2, 0, None)
     out = joined.copy()
     out[PROBS] = probs / probs.sum(axis=1, keepdims=True)
     out["prediction"] = [CLASSES[i] for i in out[PROBS].to_numpy().argmax(axis=1)]
     return out
 
 
-def write_runs(default_runs: Path, old: Path, new_runs: Path, out_runs: Path) -> None:
-    """The default's run folder with the new networks in the old set's place."""
+def write_runs(default_runs: Path, old: Path, new_runs: Path, out_runs: Path,
+               add: bool = False) -> None:
+    """The default's run folder with the new networks in the old set's place (``add``: as a
+    third set)."""
     old_tables = {"val.csv": pd.read_csv(old / "validation.csv"),
                   "heldout.csv": pd.read_csv(old / "heldout_fusion.csv")}
     for k in range(5):
@@ -67,7 +71,7 @@ def write_runs(default_runs: Path, old: Path, new_runs: Path, out_runs: Path) ->
             rows = table[table["model_fold"] == k] if "model_fold" in table else \
                 table[table["partition"] == k]
             joined = pd.read_csv(fold / name)
-            swapped(joined, rows, pd.read_csv(new_runs / f"fold_{k}" / name)).to_csv(
+            swapped(joined, rows, pd.read_csv(new_runs / f"fold_{k}" / name), add).to_csv(
                 fold / name, index=False, float_format="%.5f")
 
 
@@ -85,6 +89,8 @@ def main(argv: list[str]) -> int:
         parser.add_argument(name, type=Path)
     parser.add_argument("--default", type=Path, default=Path("checkpoints/default"))
     parser.add_argument("--results", type=Path, default=Path("docs/results/joined"))
+    parser.add_argument("--add", action="store_true",
+                        help="the new networks as a third set beside both, not in v4's place")
     args = parser.parse_args(argv)
     missing = [p for p in (args.nets / "runs" / "fold_4" / "val.csv", args.old / "validation.csv")
                if not p.is_file()]
@@ -99,10 +105,11 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "default"
         rebuild_runs(args.default, args.results, base / "runs")
-        write_runs(base / "runs", args.old, args.nets / "runs", args.out / "runs")
+        write_runs(base / "runs", args.old, args.nets / "runs", args.out / "runs", args.add)
         trained = json.loads((args.nets / "manifest.json").read_text())["metrics"]["training"]
         label = "unirep-v4's retrained, " + ", ".join(
-            f"{s} × {w:g}" for s, w in trained["source_weights"].items()) + " in the loss"
+            f"{s} × {w:g}" for s, w in trained["source_weights"].items()) + " in the loss" + (
+            ", beside v4's and v5's" if args.add else "")
         for label, folder in (("as shipped", base), (label, args.out)):
             setting = stage(folder, table, weights)
             by_weight = " / ".join(f"{m:.4f}" for m in setting["calibration_weight_mcc"].values())

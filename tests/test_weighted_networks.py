@@ -26,5 +26,7 @@ def test_the_new_networks_take_the_old_ones_share_of_the_average():
     np.testing.assert_allclose(out[PROBS].to_numpy(), (b + c) / 2, atol=1e-12)
     assert out["id"].tolist() == ids
     assert out["prediction"].tolist() == [CLASSES[i] for i in ((b + c) / 2).argmax(axis=1)]
+    third = swapped(joined, _table(a, ids), _table(c, ids), add=True)
+    np.testing.assert_allclose(third[PROBS].to_numpy(), (a + b + c) / 3, atol=1e-12)
     with pytest.raises(ValueError, match="not one half"):  # c was never in the average
         swapped(joined, _table(np.eye(6)[[0, 1, 2, 3, 4, 5, 0, 1]], ids), _table(c, ids))
