@@ -57,7 +57,8 @@ with c2:
         "Region width (residues)", 3, 31, TOP_WINDOW, step=2, key="explorer_width"
     )
 with c3:
-    show_features = st.checkbox("Mark evidence lanes", True, key="explorer_features")
+    show_features = st.checkbox("Mark evidence lanes", True, key="explorer_features",
+                                help="Also draws TMHMM's membrane probability per residue.")
     show_top = st.checkbox("Mark top-attended regions", True, key="explorer_top")
 
 top = top_attended_regions(mean, sequence, n=int(n_top), window=int(width))
@@ -71,7 +72,7 @@ figure = attention_figure(
     regions=marked,
     start=window[0],
     end=window[1],
-    membrane=view.membrane,
+    membrane=view.membrane if show_features else None,
     title=f"{html.escape(record.id)}: {pred.localization} ({pred.confidence:.0%}), residues "
     f"{window[0]}–{window[1]} (detail)",
 )

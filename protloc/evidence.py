@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Sequence
 
 import numpy as np
 
@@ -67,33 +68,31 @@ class Topology:
         """(start, end) of each helix, 0-based, end exclusive."""
         return [m.span() for m in re.finditer("M+", self.path)]
 
-    def summary(self) -> "TopologySummary":
-        """TMHMM 2.0's own summary lines, from the same path and posteriors."""
-        membrane = self.posteriors[:, 1].astype(float)
-        return TopologySummary(
-            helices=len(self.helices),
-            expected_tm_residues=float(membrane.sum()),
-            expected_first_60=float(membrane[:60].sum()),
-            prob_n_in=float(self.posteriors[0, 0]) if len(self.posteriors) else 0.0,
-        )
-
 
 @dataclass(frozen=True)
 class TopologySummary:
     """The four numbers of TMHMM 2.0's long output: "Number of predicted TMHs", "Exp number
     of AAs in TMHs", "Exp number, first 60 AAs" and "Total prob of N-in". The expected counts
-    sum the membrane posterior over residues, so a helix the most likely path leaves out (or
-    merges with its neighbour) still shows in them."""
+    sum the membrane posterior (:func:`label_posteriors`) over residues, so a helix the most
+    likely path leaves out (or merges with its neighbour) still shows in them."""
 
     helices: int
     expected_tm_residues: float
     expected_first_60: float
     prob_n_in: float
 
+    @classmethod
+    def of(cls, topology: Topology, posteriors: np.ndarray) -> "TopologySummary":
+        """From TMHMM's path and :func:`label_posteriors` of the same sequence."""
+        membrane = posteriors[:, 1].astype(float)
+        return cls(helices=len(topology.helices), expected_tm_residues=float(membrane.sum()),
+                   expected_first_60=float(membrane[:60].sum()),
+                   prob_n_in=float(posteriors[0, 0]) if len(posteriors) else 0.0)
+
     @property
     def possible_signal_peptide(self) -> bool:
-        """TMHMM's own warning: over 10 expected helix residues in the first 60 may be an
-        N-terminal signal sequence rather than a membrane helix."""
+        """TMHMM's own warning: over 10 expected helix residues in the first 60, so an
+        N-terminal helix may be a signal peptide instead."""
         return self.expected_first_60 > 10.0
 
 
@@ -139,7 +138,9 @@ def _tmhmm_model():
 
 
 def tmhmm(sequence: str) -> Topology:
-    """TMHMM 2.0 Viterbi path and per-residue posteriors (the model file is parsed once)."""
+    """TMHMM 2.0 Viterbi path and per-residue posteriors as pyTMHMM computes them (the model
+    file is parsed once): the evidence streams' inputs. Its posteriors are skewed by a bug in
+    pyTMHMM's backward pass; :func:`label_posteriors` has the exact ones."""
     from pyTMHMM.hmm import backward, forward, viterbi
 
     model, groups = _tmhmm_model()
@@ -150,6 +151,38 @@ def tmhmm(sequence: str) -> Topology:
     grouped = posterior @ groups  # states summed per label, as pyTMHMM.predict does, vectorised
     grouped /= np.maximum(grouped.sum(axis=1, keepdims=True), 1e-300)
     return Topology(path=path, posteriors=grouped.astype(np.float32))
+
+
+def label_posteriors(sequence: str) -> np.ndarray:
+    """(L, 3) probability that each residue is inside, in a membrane helix or outside under
+    TMHMM 2.0, by the scaled forward-backward algorithm; each row sums to 1 by construction.
+
+    Written here because pyTMHMM's backward pass (1.3.6, as tmhmm.py before it) multiplies by
+    the emission of the current residue where the next residue's belongs: each emission counts
+    twice, so its posteriors dip at charged residues inside helices and drift elsewhere (MalE's
+    expected helix residues in its first 60: 10.1 there, 8.8 here). The evidence streams keep
+    pyTMHMM's values (:func:`tmhmm`), because trained models read them; what the app draws and
+    :class:`TopologySummary` sums come from here."""
+    model, groups = _tmhmm_model()
+    initial, trans, emit, charmap = model[:4]
+    x = [charmap[c] for c in _tmhmm_alphabet(sequence)]
+    return state_posteriors(initial, trans, emit, x) @ groups
+
+
+def state_posteriors(initial: np.ndarray, trans: np.ndarray, emit: np.ndarray,
+                     x: Sequence[int]) -> np.ndarray:
+    """(L, states) posterior of each state at each position of the symbol sequence ``x``."""
+    n = len(x)
+    forward = np.empty((n, len(initial)))
+    scale = np.empty(n)
+    for i in range(n):
+        f = (initial if i == 0 else forward[i - 1] @ trans) * emit[:, x[i]]
+        scale[i] = f.sum()
+        forward[i] = f / scale[i]
+    backward = np.ones_like(forward)
+    for i in range(n - 2, -1, -1):
+        backward[i] = trans @ (emit[:, x[i + 1]] * backward[i + 1]) / scale[i + 1]
+    return forward * backward
 
 
 def _tmhmm_alphabet(sequence: str) -> str:

@@ -109,9 +109,12 @@ def embed_table(table: pd.DataFrame, specs: list[dict], cache_dir: Path | None, 
     return FoldData([list(s) for s in zip(*per_stream)], labels, groups)
 
 
-def source_weights(table: pd.DataFrame, weights: dict[str, float]) -> np.ndarray:
-    """Each protein's weight in the networks' loss: its source's weight, or 1."""
-    unknown = sorted(set(weights) - set(table["source"]))
+def source_weights(table: pd.DataFrame, weights: dict[str, float]) -> np.ndarray | None:
+    """Each protein's weight in the networks' loss (``train.source_weights``): its source's
+    weight, or 1; None when no source is weighted."""
+    if not weights:
+        return None
+    unknown = sorted(set(weights) - set(table.get("source", pd.Series(dtype=str))))
     if unknown:
         raise UserError(f"train.source_weights names sources not in the dataset: {unknown}")
     return table["source"].map(weights).fillna(1.0).to_numpy(dtype=np.float32)
@@ -155,19 +158,18 @@ def train_experiment(
     specs = [make_embedder(s).spec() for s in config["embedders"]]
     boosting = None if config.get("boosting") is None else dict(config["boosting"] or {})
     members = None if boosting is None else _boosting_members(boosting, [s["id"] for s in specs])
-    data = None if _all_done(out, folds, config) else embed_table(table, specs, cache_dir, log)
-    model_cfg = FusionConfig.from_dict(
-        {**config["model"], "input_dims": [make_embedder(s).dim for s in specs]}
-    )
     try:
         train_cfg = TrainConfig.from_dict(config["train"])
     except ValueError as exc:
         raise UserError(str(exc)) from exc
-    summary, trainable = data_summary(data_dir, table, config)
-    row_weights = source_weights(table, train_cfg.source_weights) if train_cfg.source_weights \
-        else None
+    row_weights = source_weights(table, train_cfg.source_weights)  # checked before embedding
+    data = None if _all_done(out, folds, config) else embed_table(table, specs, cache_dir, log)
     if data is not None:
         data.weights = row_weights
+    model_cfg = FusionConfig.from_dict(
+        {**config["model"], "input_dims": [make_embedder(s).dim for s in specs]}
+    )
+    summary, trainable = data_summary(data_dir, table, config)
     ids, partitions = table["id"].tolist(), table["partition"].to_numpy()
     train_cv(
         data, ids, partitions, model_cfg, train_cfg,

@@ -203,7 +203,8 @@ def attention_figure(
     labels = [f"head {i + 1}" for i in range(att.shape[0])] + ["mean"]
     positions = np.arange(1, length + 1)
     residues = list(sequence.upper())
-    hover = [[f"{aa}{pos}" for aa, pos in zip(residues, positions)] for _ in labels]
+    names = [f"{aa}{pos}" for aa, pos in zip(residues, positions)]  # "M1", "K2", ...
+    hover = [names for _ in labels]
     hydro = hydropathy(sequence, hydro_window)
     if membrane is not None and len(membrane) != length:
         raise ValueError(f"membrane posterior covers {len(membrane)} residues, not {length}")
@@ -231,7 +232,7 @@ def attention_figure(
                     text="attention" if clip is None else f"attention<br>(to {clip:g}th pct)",
                     side="right",
                 ),
-                len=0.55,
+                len=0.9 * heights["attention"] / sum(heights[k] for k in panels),
                 y=1.0,
                 yanchor="top",
                 thickness=14,
@@ -253,7 +254,7 @@ def attention_figure(
             fill="tozeroy",
             fillcolor="rgba(55,65,81,0.12)",
             name="hydropathy",
-            text=[f"{aa}{pos}" for aa, pos in zip(residues, positions)],
+            text=names,
             hovertemplate=f"%{{text}}: Kyte-Doolittle {hydro_window}-residue mean %{{y:.2f}}"
             "<extra></extra>",
             connectgaps=False,
@@ -272,7 +273,7 @@ def attention_figure(
     )
     fig.add_hline(y=0, line=dict(color="#9ca3af", width=1), row=hydro_row, col=1)
     if membrane is not None:
-        _membrane_trace(fig, np.asarray(membrane, dtype=float), residues, row["membrane"])
+        _membrane_trace(fig, np.asarray(membrane, dtype=float), names, row["membrane"])
 
     if lanes:
         for region in regions:
@@ -364,7 +365,7 @@ def attention_figure(
     return fig
 
 
-def _membrane_trace(fig: go.Figure, membrane: np.ndarray, residues: list[str], row: int) -> None:
+def _membrane_trace(fig: go.Figure, membrane: np.ndarray, names: list[str], row: int) -> None:
     """TMHMM's membrane posterior: a helix the most likely path leaves out still shows here."""
     positions = np.arange(1, len(membrane) + 1)
     fig.add_trace(
@@ -376,7 +377,7 @@ def _membrane_trace(fig: go.Figure, membrane: np.ndarray, residues: list[str], r
             fill="tozeroy",
             fillcolor="rgba(230,159,0,0.25)",
             name="TMHMM P(membrane)",
-            text=[f"{aa}{pos}" for aa, pos in zip(residues, positions)],
+            text=names,
             hovertemplate="%{text}: TMHMM membrane posterior %{y:.2f}<extra></extra>",
         ),
         row=row,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .evidence import Evidence, TopologySummary, evidence
+from .evidence import Evidence, TopologySummary, evidence, label_posteriors
 from .regions import Region
 
 
@@ -40,20 +40,26 @@ def evidence_regions(sequence: str, ev: Evidence | None = None) -> list[Region]:
     return sorted(out, key=lambda r: (r.start, r.kind))
 
 
-def topology_words(summary: TopologySummary) -> str:
-    """TMHMM 2.0's summary in a sentence for the app (numbers only, no user text)."""
+def topology_words(summary: TopologySummary, in_signal_peptide: int = 0) -> str:
+    """TMHMM 2.0's summary in a sentence for the app (numbers only, no user text).
+    ``in_signal_peptide``: how many of TMHMM's helices are a signal peptide's h-region."""
     n = summary.helices
     helices = {0: "no membrane helix", 1: "1 membrane helix"}.get(n, f"{n} membrane helices")
+    if in_signal_peptide:
+        helices += (" (1 of them" if n > 1 else " (it") + " the signal peptide's h-region, drawn " \
+            "as the signal peptide)"
     words = (
         f"TMHMM 2.0: {helices} on its most likely path; expected residues in membrane helices "
         f"{summary.expected_tm_residues:.1f} ({summary.expected_first_60:.1f} of them in the "
         "first 60)."
     )
     if n:  # topology means little for a protein without a helix
-        words += f" Probability that the N-terminus is inside: {summary.prob_n_in:.2f}."
-    if summary.possible_signal_peptide:
-        words += (" TMHMM flags a possible N-terminal signal sequence (over 10 expected in "
-                  "the first 60).")
+        words += (" Probability that the N-terminus is inside (cytoplasmic side): "
+                  f"{summary.prob_n_in:.2f}.")
+    # TMHMM prints its warning for any protein; on a multi-pass one the first helix is a helix
+    if summary.possible_signal_peptide and n <= 1:
+        words += (" TMHMM's warning: over 10 expected helix residues in the first 60, so an "
+                  "N-terminal helix may be a signal peptide instead.")
     return words
 
 
@@ -69,5 +75,7 @@ class EvidenceView:
 
 def evidence_view(sequence: str) -> EvidenceView:
     ev = evidence(sequence)
-    return EvidenceView(evidence_regions(sequence, ev), ev.topology.posteriors[:, 1],
-                        topology_words(ev.topology.summary()))
+    posteriors = label_posteriors(sequence)
+    in_signal_peptide = len(ev.topology.helices) - len(ev.membrane_helices)
+    words = topology_words(TopologySummary.of(ev.topology, posteriors), in_signal_peptide)
+    return EvidenceView(evidence_regions(sequence, ev), posteriors[:, 1], words)

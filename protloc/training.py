@@ -59,8 +59,9 @@ class TrainConfig:
     # are averaged (a seed ensemble: one network's validation MCC moves by up to 0.03 between
     # epochs, so one seed's pick is noisy).
     seeds: int = 1
-    # Training proteins of these data sources count this many times in the loss (others once),
-    # e.g. {deeplocpro_benchmark: 3}: the stacker's calibration weight, in the networks.
+    # Training proteins of these data sources count this many times in the networks' loss
+    # (others once), e.g. {deeplocpro_benchmark: 3}: the stacker's calibration weight, one level
+    # down. Networks only: the boosting trees are not weighted by it.
     source_weights: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

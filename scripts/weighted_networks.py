@@ -7,11 +7,13 @@ default's trees and homology hits are kept, and the stacker stage is run again w
 grid of weights, beside the default's own stage refitted the same way. Validation rows only:
 test folds are not scored.
 
-    # the networks, about 15 min a fold on one core (two processes)
-    OMP_NUM_THREADS=1 .venv/bin/protloc train --data data_build/dataset \
+    # the networks, about 15 min a fold on one core (two processes), then the manifest
+    OMP_NUM_THREADS=1 .venv/bin/protloc train --data data_build/dataset --cache CACHE \
         --config configs/unirep_v4_w3_networks.yaml --out NETS --folds 0,2,4 --threads 1 &
-    OMP_NUM_THREADS=1 .venv/bin/protloc train --data data_build/dataset \
+    OMP_NUM_THREADS=1 .venv/bin/protloc train --data data_build/dataset --cache CACHE \
         --config configs/unirep_v4_w3_networks.yaml --out NETS --folds 1,3 --threads 1; wait
+    .venv/bin/protloc train --data data_build/dataset --cache CACHE \
+        --config configs/unirep_v4_w3_networks.yaml --out NETS
     # unirep-v4's own tables (its networks are the default's first set)
     mkdir V4 && git archive 540c563 checkpoints/default | tar -x -C V4 --strip-components=2
     .venv/bin/python scripts/weighted_networks.py data_build/dataset NETS V4 OUT
@@ -49,7 +51,7 @@ def swapped(joined: pd.DataFrame, old: pd.DataFrame, new: pd.DataFrame,
     p_old, p_new = (t.set_index("id").loc[ids, PROBS].to_numpy() for t in (old, new))
     p_joined = joined[PROBS].to_numpy()
     other = 2 * p_joined - p_old  # the second set's probabilities
-    if other.min() < -TOLERANCE or np.abs(other.sum(axis=1) - 1).max() > 3 * TOLERANCE:
+    if other.min() < -TOLERANCE:  # OLD can't be half of the average (main also checks weights)
         raise ValueError("the old tables are not one half of the joined ones: wrong OLD set?")
     probs = np.clip((p_old + other + p_new) / 3 if add else (other + p_new) / 2, 0, None)
     out = joined.copy()
@@ -75,6 +77,13 @@ def write_runs(default_runs: Path, old: Path, new_runs: Path, out_runs: Path,
                 fold / name, index=False, float_format="%.5f")
 
 
+def same_networks(old: Path, default: Path) -> bool:
+    """OLD's fold networks are the default's first set's, byte for byte: only then is
+    ``2 * joined - old`` the second set."""
+    return all((old / f"fold_{k}.safetensors").read_bytes()
+               == (default / f"fold_{k}.safetensors").read_bytes() for k in range(5))
+
+
 def stage(out: Path, table: pd.DataFrame, weights) -> dict:
     from protloc import stacking
 
@@ -92,11 +101,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--add", action="store_true",
                         help="the new networks as a third set beside both, not in v4's place")
     args = parser.parse_args(argv)
-    missing = [p for p in (args.nets / "runs" / "fold_4" / "val.csv", args.old / "validation.csv")
-               if not p.is_file()]
-    if missing or args.out.exists():
-        print(f"weighted_networks: {missing[0]} is missing" if missing
-              else f"weighted_networks: {args.out} exists already", file=sys.stderr)
+    missing = [p for p in (args.nets / "runs" / "fold_4" / "val.csv", args.old / "validation.csv",
+                           args.old / "fold_0.safetensors") if not p.is_file()]
+    problem = (f"{missing[0]} is missing" if missing
+               else f"{args.out} exists already" if args.out.exists()
+               else None if same_networks(args.old, args.default)
+               else f"{args.old}'s networks are not {args.default}'s first set")
+    if problem:
+        print(f"weighted_networks: {problem}", file=sys.stderr)
         return 2
     table = pd.read_csv(args.dataset / "dataset.tsv", sep="\t").astype({"partition": int})
     weights = grid(json.loads((args.default / "manifest.json").read_text()).get("stacking", {}))

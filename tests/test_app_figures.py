@@ -95,6 +95,13 @@ def test_attention_figure_draws_tmhmms_membrane_posterior_in_its_own_row():
     assert fig.layout.height > plain.layout.height
     with pytest.raises(ValueError, match="membrane posterior"):
         attention_figure(att, lacy, membrane=view.membrane[:-1])
+    # no lanes (GroEL has no helix, signal peptide or anchor): membrane row 2, hydropathy 3
+    groel = examples.EXAMPLES["Cytoplasmic"].sequence
+    bare = attention_figure(np.ones((2, len(groel))), groel,
+                            membrane=evidence_view(groel).membrane)
+    rows = {t.name: t.yaxis for t in bare.data if t.name}
+    assert rows == {"TMHMM P(membrane)": "y2", "hydropathy": "y3"}
+    assert bare.data[0].colorbar.len < 0.6  # the colour bar stays beside the attention rows
 
 
 def test_attention_overview_marks_the_detail_window():

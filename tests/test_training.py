@@ -203,7 +203,8 @@ def test_a_row_weight_of_w_counts_a_protein_w_times():
     cfg = TrainConfig()
     # all ones: exactly PyTorch's class-weighted cross-entropy
     ones = loss_fn(logits, target, weight, cfg, torch.ones(6))
-    torch.testing.assert_close(ones, torch.nn.functional.cross_entropy(logits, target, weight=weight))
+    plain = torch.nn.functional.cross_entropy(logits, target, weight=weight)
+    torch.testing.assert_close(ones, plain)
     # weight 3 on protein 0 = protein 0 three times in the batch (same class weights)
     heavy = loss_fn(logits, target, weight, cfg, torch.tensor([3.0, 1, 1, 1, 1, 1]))
     repeated = torch.nn.functional.cross_entropy(
@@ -251,3 +252,43 @@ def test_source_weights_map_each_protein_by_its_source():
     assert source_weights(table, {"dlp": 3}).tolist() == [3.0, 1.0, 3.0, 1.0]
     with pytest.raises(UserError, match="not in the dataset: \\['nope'\\]"):
         source_weights(table, {"nope": 2})
+
+
+@pytest.mark.parametrize("command", ["train", "reproduce"])
+def test_source_weights_reach_the_networks_through_both_commands(command, tmp_path, monkeypatch):
+    """`protloc train` and `protloc reproduce` hand train_cv each protein's source weight, and a
+    source the dataset lacks is refused before anything is embedded."""
+    import io
+
+    import pandas as pd
+
+    import protloc.training
+    import synthetic
+    from conftest import TINY_CONFIG
+    from protloc.cli import main
+    from protloc.commands import reproduce
+
+    data = synthetic.write_dataset(tmp_path / "data", per_class=3, seed=1)
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    table.loc[::2, "source"] = "heavy"
+    table.to_csv(data / "dataset.tsv", sep="\t", index=False)
+    seen = {}
+
+    def fake_train_cv(fold_data, *args, **kwargs):
+        seen["weights"] = fold_data.weights
+        raise KeyboardInterrupt  # stop before training
+
+    monkeypatch.setattr(protloc.training, "train_cv", fake_train_cv)
+    monkeypatch.setattr(reproduce, "train_cv", fake_train_cv)
+    argv = [command, "--data", str(data), "--out", str(tmp_path / "out"),
+            "--cache", str(tmp_path / "cache")]
+    config = tmp_path / "c.yaml"
+    config.write_text(TINY_CONFIG + "  source_weights: {nope: 2}\n")
+    err = io.StringIO()
+    assert main(argv + ["--config", str(config)], stdout=io.StringIO(), stderr=err) == 1
+    assert "source_weights names sources not in the dataset: ['nope']" in err.getvalue()
+    assert not list((tmp_path / "cache").rglob("*.safetensors"))
+    config.write_text(TINY_CONFIG + "  source_weights: {heavy: 4}\n")
+    main(argv + ["--config", str(config)], stdout=io.StringIO(), stderr=io.StringIO())
+    expected = np.where(table["source"] == "heavy", 4.0, 1.0)
+    np.testing.assert_array_equal(seen["weights"], expected)

@@ -44,7 +44,7 @@ from ..embedders.cache import default_cache_root
 from ..errors import UserError
 from ..model import FusionConfig
 from ..training import FoldData, TrainConfig, train_cv
-from ..experiment import data_summary, load_config, load_dataset
+from ..experiment import data_summary, load_config, load_dataset, source_weights
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "paper.yaml"
 if not DEFAULT_CONFIG.is_file():  # an installed package: the repository's configs/ from the cwd
@@ -221,6 +221,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     table = load_dataset(args.data, config.get("sources"))
     if (table["sequence"] == "").any():
         raise UserError(f"{args.data}/dataset.tsv has empty sequences")
+    row_weights = source_weights(table, train_cfg.source_weights)  # checked before embedding
     device = pick_device(args.device)
     cache = EmbeddingCache(args.cache or default_cache_root(), dtype=CACHE_DTYPE)
     state = _read_state(args.out)
@@ -237,6 +238,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
     started = time.perf_counter()
     data = fold_data_from_cache(sequences, table["label"].tolist(), streams, cache)
+    data.weights = row_weights
     model_cfg = FusionConfig.from_dict(
         {**config["model"], "input_dims": [s["dim"] for s in streams]}
     )
