@@ -179,3 +179,15 @@ def test_unknown_evidence_version_is_refused():
 
     with pytest.raises(UserError, match="no evidence stream 'evidence-v9'"):
         make_embedder("evidence-v9")
+
+
+def test_posterior_comparison_script(tmp_path, capsys):
+    import synthetic
+    from scripts.tmhmm_posteriors import main
+
+    data = synthetic.write_dataset(tmp_path / "data", per_class=2, seed=0)
+    assert main([str(data), "--n", "6"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("6 proteins: mean per-residue largest difference 0.")
+    corr = [float(line.rsplit(" ", 1)[1]) for line in out.splitlines()[1:]]
+    assert len(corr) == 3 and all(0.9 < r <= 1.0 for r in corr)
