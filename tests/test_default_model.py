@@ -84,3 +84,24 @@ def test_committed_results_match_the_heldout_predictions(folder):
     raw = results["all"]["without_group_rule"]  # heldout.csv's calls are before the group rule
     assert accuracy_score(heldout["label"], heldout["prediction"]) == pytest.approx(raw["accuracy"])
     assert matthews_corrcoef(heldout["label"], heldout["prediction"]) == pytest.approx(raw["mcc"])
+
+
+def test_the_readmes_python_api_example_runs(tmp_path, capsys):
+    """The README's "Python API" block, run as written (the FASTA and checkpoint paths pointed
+    at a temporary file and the shipped set)."""
+    import re
+    from pathlib import Path
+
+    from pages.examples import EXAMPLES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Python API\s+```python\n(.*?)```", readme, re.S).group(1)
+    fasta = tmp_path / "proteins.fasta"
+    fasta.write_text(">lacy\n" + EXAMPLES["Cytoplasmic membrane"].sequence + "\n")
+    code = block.replace('"proteins.fasta"', repr(str(fasta))).replace(
+        '"checkpoints/default"', repr(str(DEFAULT_CHECKPOINT)))
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("lacy ok ('Cytoplasmic membrane', 0.")
+    assert out[1].startswith("[(12, 35), (44, 67)") and out[1].endswith("None []")
+    assert out[2].startswith("TopologySummary(helices=11, expected_tm_residues=241.0")
