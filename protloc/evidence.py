@@ -60,8 +60,10 @@ _LPXTG = re.compile(r"(?=(LP.[TAS][GNAS]))")
 class Topology:
     """TMHMM's answer for one sequence."""
 
-    path: str  # one letter per residue: i (inside), M (membrane), o (outside)
-    posteriors: np.ndarray  # (L, 3): inside, membrane, outside
+    path: str  # a letter per residue: i (inside), M (membrane), o / O (outside, short / long loop)
+    # (L, 3): inside, membrane, outside; from tmhmm(), pyTMHMM's skewed values (the streams'
+    # inputs), from exact_tmhmm() the exact ones
+    posteriors: np.ndarray
 
     @property
     def helices(self) -> list[tuple[int, int]]:
@@ -73,7 +75,7 @@ class Topology:
 class TopologySummary:
     """The four numbers of TMHMM 2.0's long output: "Number of predicted TMHs", "Exp number
     of AAs in TMHs", "Exp number, first 60 AAs" and "Total prob of N-in". The expected counts
-    sum the membrane posterior (:func:`label_posteriors`) over residues, so a helix the most
+    sum the membrane posterior (:func:`exact_tmhmm`) over residues, so a helix the most
     likely path leaves out (or merges with its neighbour) still shows in them."""
 
     helices: int
@@ -82,8 +84,9 @@ class TopologySummary:
     prob_n_in: float
 
     @classmethod
-    def of(cls, topology: Topology, posteriors: np.ndarray) -> "TopologySummary":
-        """From TMHMM's path and :func:`label_posteriors` of the same sequence."""
+    def of(cls, topology: Topology) -> "TopologySummary":
+        """From :func:`exact_tmhmm`'s answer (pyTMHMM's, from :func:`tmhmm`, is skewed)."""
+        posteriors = topology.posteriors
         membrane = posteriors[:, 1].astype(float)
         return cls(helices=len(topology.helices), expected_tm_residues=float(membrane.sum()),
                    expected_first_60=float(membrane[:60].sum()),
@@ -153,25 +156,39 @@ def tmhmm(sequence: str) -> Topology:
     return Topology(path=path, posteriors=grouped.astype(np.float32))
 
 
-def label_posteriors(sequence: str) -> np.ndarray:
-    """(L, 3) probability that each residue is inside, in a membrane helix or outside under
-    TMHMM 2.0, by the scaled forward-backward algorithm; each row sums to 1 by construction.
+def exact_tmhmm(sequence: str) -> Topology:
+    """TMHMM 2.0 as its model file defines it: the most probable state path (Viterbi) and each
+    residue's label posteriors (scaled forward-backward; rows sum to 1 by construction), with
+    the file's end rule (no sequence ends inside a membrane helix: the helix states say
+    ``end 0``) and its wildcards (X, B, Z and any other letter emit with probability 1 in
+    every state, as unknown). What the app draws and :class:`TopologySummary` sums.
 
-    Written here because pyTMHMM's backward pass (1.3.6, as tmhmm.py before it) multiplies by
-    the emission of the current residue where the next residue's belongs: each emission counts
-    twice, so its posteriors dip at charged residues inside helices and drift elsewhere (MalE's
-    expected helix residues in its first 60: 10.1 there, 8.8 here). The evidence streams keep
-    pyTMHMM's values (:func:`tmhmm`), because trained models read them; what the app draws and
-    :class:`TopologySummary` sums come from here."""
+    Written here because pyTMHMM 1.3.6 (as tmhmm.py before it), which :func:`tmhmm` and the
+    evidence streams use, drops the end rule, reads unknown letters as alanine here, picks the
+    last state of its Viterbi path from the second-to-last residue (C-terminal helix ends move
+    in a few per cent of proteins) and, in its backward pass, multiplies by the current
+    residue's emission where the next residue's belongs (posteriors dip at charged residues
+    inside helices; MalE's expected helix residues in its first 60: 10.1 there, 8.8 here).
+    The streams keep pyTMHMM's values because trained models read them."""
     model, groups = _tmhmm_model()
-    initial, trans, emit, charmap = model[:4]
-    x = [charmap[c] for c in _tmhmm_alphabet(sequence)]
-    return state_posteriors(initial, trans, emit, x) @ groups
+    initial, trans, emit, charmap, labels = model[:5]
+    emit = np.hstack([emit, np.ones((len(initial), 1))])  # the wildcard column
+    x = [charmap.get(c, emit.shape[1] - 1) for c in sequence.upper()]
+    path = viterbi_path(initial, trans, emit, x, _tmhmm_end())
+    letters = "".join(labels[state] for state in path)  # as pyTMHMM: O = long outside loop
+    posteriors = state_posteriors(initial, trans, emit, x, _tmhmm_end()) @ groups
+    return Topology(path=letters, posteriors=posteriors)
+
+
+def label_posteriors(sequence: str) -> np.ndarray:
+    """(L, 3) exact inside / membrane / outside posteriors (:func:`exact_tmhmm`)."""
+    return exact_tmhmm(sequence).posteriors
 
 
 def state_posteriors(initial: np.ndarray, trans: np.ndarray, emit: np.ndarray,
-                     x: Sequence[int]) -> np.ndarray:
-    """(L, states) posterior of each state at each position of the symbol sequence ``x``."""
+                     x: Sequence[int], end: np.ndarray | None = None) -> np.ndarray:
+    """(L, states) posterior of each state at each position of the symbol sequence ``x``;
+    ``end``: 1 for the states a sequence may end in, 0 for the others (None: all may)."""
     n = len(x)
     forward = np.empty((n, len(initial)))
     scale = np.empty(n)
@@ -180,9 +197,42 @@ def state_posteriors(initial: np.ndarray, trans: np.ndarray, emit: np.ndarray,
         scale[i] = f.sum()
         forward[i] = f / scale[i]
     backward = np.ones_like(forward)
+    if n and end is not None:
+        backward[-1] = end / (forward[-1] @ end)
     for i in range(n - 2, -1, -1):
         backward[i] = trans @ (emit[:, x[i + 1]] * backward[i + 1]) / scale[i + 1]
     return forward * backward
+
+
+def viterbi_path(initial: np.ndarray, trans: np.ndarray, emit: np.ndarray, x: Sequence[int],
+                 end: np.ndarray | None = None) -> list[int]:
+    """The most probable state path (log space), ending in a state ``end`` allows."""
+    with np.errstate(divide="ignore"):
+        log_trans = np.log(trans)
+        score = np.log(initial) + np.log(emit[:, x[0]]) if len(x) else np.zeros(0)
+        back = np.zeros((len(x), len(initial)), dtype=np.int64)
+        for i in range(1, len(x)):
+            candidates = score[:, None] + log_trans
+            back[i] = candidates.argmax(axis=0)
+            score = candidates.max(axis=0) + np.log(emit[:, x[i]])
+        if end is not None and len(x):
+            score = score + np.log(end)
+    path = [int(score.argmax())] if len(x) else []
+    for i in range(len(x) - 1, 0, -1):
+        path.append(int(back[i, path[-1]]))
+    return path[::-1]
+
+
+@lru_cache(maxsize=1)
+def _tmhmm_end() -> np.ndarray:
+    """1 for the states a sequence may end in, 0 for those the model file marks ``end 0``."""
+    from pyTMHMM.api import DEFAULT_MODEL
+
+    text = open(DEFAULT_MODEL, encoding="utf-8").read()
+    closed = {m.group(1) for m in re.finditer(r"^(\S+)\s*\{(.*?)\}", text, re.M | re.S)
+              if re.search(r"\bend\s+0\s*;", m.group(2))}
+    names = _tmhmm_model()[0][5]
+    return np.array([0.0 if names[i] in closed else 1.0 for i in range(len(names))])
 
 
 def _tmhmm_alphabet(sequence: str) -> str:
@@ -241,8 +291,10 @@ def sortase_anchors(sequence: str) -> list[tuple[int, int]]:
     return spans
 
 
-def evidence(sequence: str, cleavage: str = DEFAULT_CLEAVAGE) -> Evidence:
-    topology = tmhmm(sequence)
+def evidence(sequence: str, cleavage: str = DEFAULT_CLEAVAGE, exact: bool = False) -> Evidence:
+    """``exact``: TMHMM as its model file defines it (:func:`exact_tmhmm`, what the app
+    shows) instead of pyTMHMM's decoding (what the trained streams read)."""
+    topology = exact_tmhmm(sequence) if exact else tmhmm(sequence)
     return Evidence(topology, signal_peptide(sequence, topology, cleavage),
                     sortase_anchors(sequence))
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .evidence import Evidence, TopologySummary, evidence, label_posteriors
+from .evidence import Evidence, TopologySummary, evidence
 from .regions import Region
 
 
@@ -46,8 +46,8 @@ def topology_words(summary: TopologySummary, in_signal_peptide: int = 0) -> str:
     n = summary.helices
     helices = {0: "no membrane helix", 1: "1 membrane helix"}.get(n, f"{n} membrane helices")
     if in_signal_peptide:
-        helices += (" (1 of them" if n > 1 else " (it") + " the signal peptide's h-region, drawn " \
-            "as the signal peptide)"
+        which = "it is" if n == 1 else f"{in_signal_peptide} of them is"
+        helices += f" ({which} the signal peptide's h-region, drawn as the signal peptide)"
     words = (
         f"TMHMM 2.0: {helices} on its most likely path; expected residues in membrane helices "
         f"{summary.expected_tm_residues:.1f} ({summary.expected_first_60:.1f} of them in the "
@@ -56,10 +56,11 @@ def topology_words(summary: TopologySummary, in_signal_peptide: int = 0) -> str:
     if n:  # topology means little for a protein without a helix
         words += (" Probability that the N-terminus is inside (cytoplasmic side): "
                   f"{summary.prob_n_in:.2f}.")
-    # TMHMM prints its warning for any protein; on a multi-pass one the first helix is a helix
-    if summary.possible_signal_peptide and n <= 1:
-        words += (" TMHMM's warning: over 10 expected helix residues in the first 60, so an "
-                  "N-terminal helix may be a signal peptide instead.")
+    # TMHMM prints its warning for any protein; on a multi-pass one the first helix is a helix,
+    # and a helix already drawn as the signal peptide needs no warning
+    if summary.possible_signal_peptide and n <= 1 and not in_signal_peptide:
+        words += (" TMHMM's warning: over 10 expected helix residues in the first 60, possibly "
+                  "an N-terminal signal peptide rather than a membrane helix.")
     return words
 
 
@@ -74,8 +75,9 @@ class EvidenceView:
 
 
 def evidence_view(sequence: str) -> EvidenceView:
-    ev = evidence(sequence)
-    posteriors = label_posteriors(sequence)
+    """TMHMM as its model file defines it (protloc.evidence.exact_tmhmm), not pyTMHMM's
+    decoding that the trained streams read: the two differ in a few C-terminal helix ends."""
+    ev = evidence(sequence, exact=True)
     in_signal_peptide = len(ev.topology.helices) - len(ev.membrane_helices)
-    words = topology_words(TopologySummary.of(ev.topology, posteriors), in_signal_peptide)
-    return EvidenceView(evidence_regions(sequence, ev), posteriors[:, 1], words)
+    words = topology_words(TopologySummary.of(ev.topology), in_signal_peptide)
+    return EvidenceView(evidence_regions(sequence, ev), ev.topology.posteriors[:, 1], words)

@@ -101,8 +101,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--add", action="store_true",
                         help="the new networks as a third set beside both, not in v4's place")
     args = parser.parse_args(argv)
-    missing = [p for p in (args.nets / "runs" / "fold_4" / "val.csv", args.old / "validation.csv",
-                           args.old / "fold_0.safetensors") if not p.is_file()]
+    needed = [args.old / "validation.csv", args.old / "heldout_fusion.csv"] + [
+        path for k in range(5) for path in (args.nets / "runs" / f"fold_{k}" / "val.csv",
+                                            args.nets / "runs" / f"fold_{k}" / "heldout.csv",
+                                            args.old / f"fold_{k}.safetensors")]
+    missing = [p for p in needed if not p.is_file()]
     problem = (f"{missing[0]} is missing" if missing
                else f"{args.out} exists already" if args.out.exists()
                else None if same_networks(args.old, args.default)

@@ -34,33 +34,40 @@ def test_tmhmm_finds_the_helices_of_lacy():
     assert tmhmm(_example("GroEL").sequence).helices == []
 
 
-def _brute_force(initial, trans, emit, x):
-    """Posterior of each state at each position, summing over every state path."""
+def _brute_force(initial, trans, emit, x, end):
+    """Posterior of each state at each position, and the most probable path, over every state
+    path that ends in a state ``end`` allows."""
     import itertools
 
     n, states = len(x), len(initial)
-    post = np.zeros((n, states))
+    post, best, best_p = np.zeros((n, states)), None, -1.0
     for path in itertools.product(range(states), repeat=n):
-        p = initial[path[0]] * emit[path[0], x[0]]
+        p = initial[path[0]] * emit[path[0], x[0]] * end[path[-1]]
         for i in range(1, n):
             p *= trans[path[i - 1], path[i]] * emit[path[i], x[i]]
         post[np.arange(n), path] += p
-    return post / post[0].sum()
+        if p > best_p:
+            best, best_p = list(path), p
+    return post / post[0].sum(), best
 
 
-def test_forward_backward_matches_every_path_summed_and_pytmhmms_does_not():
-    from pyTMHMM.hmm import backward, forward
+def test_exact_decoding_matches_every_path_enumerated_and_pytmhmms_does_not():
+    from pyTMHMM.hmm import backward, forward, viterbi
 
-    from protloc.evidence import state_posteriors
+    from protloc.evidence import state_posteriors, viterbi_path
 
     rng = np.random.default_rng(0)
     initial = rng.dirichlet(np.ones(3))
     trans, emit = rng.dirichlet(np.ones(3), size=3), rng.dirichlet(np.ones(4), size=3)
-    x = [0, 2, 1, 3, 3, 0]
-    exact = _brute_force(initial, trans, emit, x)
-    np.testing.assert_allclose(state_posteriors(initial, trans, emit, x), exact, atol=1e-12)
+    x, end = [0, 2, 1, 3, 3, 0], np.array([1.0, 0.0, 1.0])  # state 1 may not end a sequence
+    for rule in (np.ones(3), end):
+        exact, best = _brute_force(initial, trans, emit, x, rule)
+        np.testing.assert_allclose(state_posteriors(initial, trans, emit, x, rule), exact,
+                                   atol=1e-12)
+        assert viterbi_path(initial, trans, emit, x, rule) == best
     # pyTMHMM 1.3.6's backward pass uses the current residue's emission, not the next one's:
-    # if this starts to pass, pyTMHMM was fixed and label_posteriors can go back to it
+    # if this assert starts to fail, pyTMHMM was fixed and protloc could use it again
+    exact, best = _brute_force(initial, trans, emit, x, np.ones(3))
     seq, model = "ACGTTA", (initial, trans, emit, dict(zip("ACGT", range(4))), {}, {})
     table, constants = forward(seq, *model)
     theirs = table * backward(seq, constants, *model)
@@ -68,29 +75,40 @@ def test_forward_backward_matches_every_path_summed_and_pytmhmms_does_not():
     assert np.abs(theirs - exact).max() > 0.01
 
 
-def test_tmhmm_summary_is_tmhmms_long_output():
+def test_exact_tmhmm_on_the_examples():
     import pyTMHMM
 
-    from protloc.evidence import TopologySummary, label_posteriors
+    from protloc.evidence import TopologySummary, exact_tmhmm
 
     seq = _example("LacY").sequence
     path, _ = pyTMHMM.predict(seq, compute_posterior=True)
-    assert path == tmhmm(seq).path  # protloc reports the package's own path: 11 helices
-    posteriors = label_posteriors(seq)
+    assert path == tmhmm(seq).path  # protloc.tmhmm is the package's own answer: 11 helices
+    lacy_topology = exact_tmhmm(seq)
+    assert lacy_topology.path == path  # the exact decoding agrees on LacY: 11 helices
+    posteriors = lacy_topology.posteriors
     np.testing.assert_allclose(posteriors.sum(axis=1), 1.0, atol=1e-9)  # exact, not rescaled
-    lacy = TopologySummary.of(tmhmm(seq), posteriors)
+    lacy = TopologySummary.of(lacy_topology)
     # 11 helices on the path (242 residues), about as many expected; where LacY's structure has
     # helices IX and X (residues 290-340) the path has one and the posterior is undecided
-    assert lacy.helices == 11 and 230 < lacy.expected_tm_residues < 255
-    assert lacy.expected_first_60 == pytest.approx(posteriors[:60, 1].sum())
+    assert lacy.helices == 11 and lacy.expected_tm_residues == pytest.approx(240.65, abs=0.01)
     assert 0.4 < posteriors[289:340, 1].mean() < 0.7
     assert lacy.prob_n_in > 0.9  # LacY's N-terminus is cytoplasmic
-    groel = TopologySummary.of(tmhmm(_example("GroEL").sequence),
-                               label_posteriors(_example("GroEL").sequence))
-    assert groel.helices == 0 and groel.expected_tm_residues < 5
-    assert not groel.possible_signal_peptide
-    m6 = _example("M6 protein").sequence  # Sec signal peptide read by TMHMM as a helix
-    assert TopologySummary.of(tmhmm(m6), label_posteriors(m6)).possible_signal_peptide
+    male = TopologySummary.of(exact_tmhmm(_example("MalE").sequence))
+    assert male.expected_first_60 == pytest.approx(8.84, abs=0.01)  # pyTMHMM's: 10.13
+    groel = exact_tmhmm(_example("GroEL").sequence)
+    # no sequence ends inside a helix (pyTMHMM: 0.30 at GroEL's GGM-repeat C-terminus)
+    assert groel.posteriors[-10:, 1].max() < 0.01
+    assert TopologySummary.of(groel).expected_tm_residues < 0.5
+    # X reads as unknown, not as alanine (a run of 22 X: pyTMHMM's reading makes it a helix)
+    seq = _example("GroEL").sequence
+    padded = exact_tmhmm(seq[:200] + "X" * 22 + seq[200:])
+    assert padded.posteriors[200:222, 1].max() < 0.05 and "M" not in padded.path
+    m6 = exact_tmhmm(_example("M6 protein").sequence)  # Sec signal peptide read as a helix
+    assert TopologySummary.of(m6).possible_signal_peptide
+    # pyTMHMM picks its last state from the second-to-last residue: its C-terminal helix of M6
+    # ends one residue late
+    assert m6.helices[-1] == (454, 477) and tmhmm(_example("M6 protein").sequence).helices[-1] \
+        == (455, 478)
 
 
 def test_tmhmm_summary_in_words():
@@ -105,10 +123,13 @@ def test_tmhmm_summary_in_words():
     groel = evidence_view(_example("GroEL").sequence).words
     assert "no membrane helix" in groel and "N-terminus" not in groel
     m6 = evidence_view(_example("M6 protein").sequence).words
-    assert "2 membrane helices (1 of them the signal peptide's h-region" in m6
+    assert "2 membrane helices (1 of them is the signal peptide's h-region" in m6
     one = topology_words(TopologySummary(1, 20.0, 12.0, 0.5))
     assert "1 membrane helix on" in one and "inside (cytoplasmic side): 0.50" in one
-    assert "so an N-terminal helix may be a signal peptide instead" in one
+    assert "possibly an N-terminal signal peptide rather than a membrane helix" in one
+    sp = topology_words(TopologySummary(1, 20.0, 12.0, 0.5), in_signal_peptide=1)
+    assert "1 membrane helix (it is the signal peptide's h-region" in sp
+    assert "possibly" not in sp  # no warning for a helix already drawn as the signal peptide
 
 
 def test_signal_peptide_types():
@@ -189,5 +210,7 @@ def test_posterior_comparison_script(tmp_path, capsys):
     assert main([str(data), "--n", "6"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("6 proteins: mean per-residue largest difference 0.")
-    corr = [float(line.rsplit(" ", 1)[1]) for line in out.splitlines()[1:]]
+    lines = out.splitlines()
+    corr = [float(line.rsplit(" ", 1)[1]) for line in lines[1:4]]
     assert len(corr) == 3 and all(0.9 < r <= 1.0 for r in corr)
+    assert lines[4].startswith("Viterbi paths that differ: ")

@@ -30,3 +30,23 @@ def test_the_new_networks_take_the_old_ones_share_of_the_average():
     np.testing.assert_allclose(third[PROBS].to_numpy(), (a + b + c) / 3, atol=1e-12)
     with pytest.raises(ValueError, match="not one half"):  # c was never in the average
         swapped(joined, _table(np.eye(6)[[0, 1, 2, 3, 4, 5, 0, 1]], ids), _table(c, ids))
+
+
+def test_missing_inputs_and_a_wrong_old_set_are_refused(tmp_path, capsys):
+    from scripts.weighted_networks import main
+
+    nets, old, default = tmp_path / "nets", tmp_path / "old", tmp_path / "default"
+    for k in range(5):
+        (nets / "runs" / f"fold_{k}").mkdir(parents=True)
+        for name in ("val.csv", "heldout.csv"):
+            (nets / "runs" / f"fold_{k}" / name).write_text("id\n")
+    argv = ["data", str(nets), str(old), str(tmp_path / "out"), "--default", str(default)]
+    assert main(argv) == 2 and "validation.csv is missing" in capsys.readouterr().err
+    old.mkdir()
+    default.mkdir()
+    for folder, content in ((old, b"v5"), (default, b"v4")):
+        for name in ("validation.csv", "heldout_fusion.csv"):
+            (folder / name).write_text("id\n")
+        for k in range(5):
+            (folder / f"fold_{k}.safetensors").write_bytes(content)
+    assert main(argv) == 2 and "networks are not" in capsys.readouterr().err
