@@ -143,7 +143,7 @@ def _tmhmm_model():
 def tmhmm(sequence: str) -> Topology:
     """TMHMM 2.0 Viterbi path and per-residue posteriors as pyTMHMM computes them (the model
     file is parsed once): the evidence streams' inputs. Its posteriors are skewed by a bug in
-    pyTMHMM's backward pass; :func:`label_posteriors` has the exact ones."""
+    pyTMHMM's backward pass; :func:`exact_tmhmm` has the exact ones."""
     from pyTMHMM.hmm import backward, forward, viterbi
 
     model, groups = _tmhmm_model()
@@ -170,19 +170,12 @@ def exact_tmhmm(sequence: str) -> Topology:
     residue's emission where the next residue's belongs (posteriors dip at charged residues
     inside helices; MalE's expected helix residues in its first 60: 10.1 there, 8.8 here).
     The streams keep pyTMHMM's values because trained models read them."""
-    model, groups = _tmhmm_model()
-    initial, trans, emit, charmap, labels = model[:5]
-    emit = np.hstack([emit, np.ones((len(initial), 1))])  # the wildcard column
+    initial, trans, emit, charmap, labels, groups, end = _exact_model()
     x = [charmap.get(c, emit.shape[1] - 1) for c in sequence.upper()]
-    path = viterbi_path(initial, trans, emit, x, _tmhmm_end())
+    path = viterbi_path(initial, trans, emit, x, end)
     letters = "".join(labels[state] for state in path)  # as pyTMHMM: O = long outside loop
-    posteriors = state_posteriors(initial, trans, emit, x, _tmhmm_end()) @ groups
+    posteriors = state_posteriors(initial, trans, emit, x, end) @ groups
     return Topology(path=letters, posteriors=posteriors)
-
-
-def label_posteriors(sequence: str) -> np.ndarray:
-    """(L, 3) exact inside / membrane / outside posteriors (:func:`exact_tmhmm`)."""
-    return exact_tmhmm(sequence).posteriors
 
 
 def state_posteriors(initial: np.ndarray, trans: np.ndarray, emit: np.ndarray,
@@ -224,15 +217,19 @@ def viterbi_path(initial: np.ndarray, trans: np.ndarray, emit: np.ndarray, x: Se
 
 
 @lru_cache(maxsize=1)
-def _tmhmm_end() -> np.ndarray:
-    """1 for the states a sequence may end in, 0 for those the model file marks ``end 0``."""
+def _exact_model():
+    """pyTMHMM's parse of the model file, with what it drops: a wildcard emission column (1 in
+    every state) and the end rule (0 for the states the file marks ``end 0``)."""
     from pyTMHMM.api import DEFAULT_MODEL
 
+    model, groups = _tmhmm_model()
+    initial, trans, emit, charmap, labels, names = model
+    emit = np.hstack([emit, np.ones((len(initial), 1))])
     text = open(DEFAULT_MODEL, encoding="utf-8").read()
     closed = {m.group(1) for m in re.finditer(r"^(\S+)\s*\{(.*?)\}", text, re.M | re.S)
               if re.search(r"\bend\s+0\s*;", m.group(2))}
-    names = _tmhmm_model()[0][5]
-    return np.array([0.0 if names[i] in closed else 1.0 for i in range(len(names))])
+    end = np.array([0.0 if names[i] in closed else 1.0 for i in range(len(names))])
+    return initial, trans, emit, charmap, labels, groups, end
 
 
 def _tmhmm_alphabet(sequence: str) -> str:
